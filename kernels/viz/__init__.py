@@ -1,0 +1,15 @@
+"""Views for the book: figure functions (kernel results -> plotly Figure) and the Explorer.
+
+A figure function takes plain keyword parameters and returns a ``plotly.graph_objects.Figure``
+that only draws numbers computed by :mod:`kernels`. :class:`Explorer` wraps one figure function
+with a grid of :class:`Param` values and renders it two ways from the same code:
+
+* **static** (the built website): every grid point is evaluated at build time, only what changes
+  between frames is written into the page, and ``_static/kernels-explorer.js`` switches frames;
+* **live** (a running kernel): ipywidgets controls recompute through :mod:`kernels` and update a
+  single ``FigureWidget`` in place.
+"""
+from .explorer import Explorer, Param, mode, set_mode, show
+from .theme import TEMPLATE
+
+__all__ = ["Explorer", "Param", "mode", "set_mode", "show", "TEMPLATE"]

@@ -1,0 +1,60 @@
+"""Convolution arithmetic in one dimension: which input cell each output cell reads.
+
+The taps are not computed here: the input row holds its own positions (1, 2, ..., i; the zero
+padding stays 0) and :func:`kernels.conv2d` is run once per tap with a one-hot weight, so the
+output *is* the position that tap reads, ``s*o - p + d*j`` in the book's notation.
+"""
+import plotly.graph_objects as go
+import torch
+
+import kernels
+
+from .theme import COLORS
+
+
+def read_positions(size, kernel_size, stride, padding, dilation):
+    """Tensor[O, K]: input index read by output ``o`` through tap ``j`` (-1 = padding)."""
+    pos = torch.arange(1, size + 1, dtype=torch.float64).view(1, 1, 1, size)  # [1, 1, 1, W]
+    eye = torch.eye(kernel_size, dtype=torch.float64).view(kernel_size, 1, 1, kernel_size)
+    out = kernels.conv2d(pos, eye, stride=(1, stride), padding=(0, padding),
+                         dilation=(1, dilation))  # [1, K, 1, O]: channel j = tap j
+    return out[0, :, 0, :].T.round().long() - 1  # [O, K]
+
+
+def conv_arithmetic_figure(size=7, kernel_size=3, stride=1, padding=0, dilation=1):
+    """Input row on top, one row of taps per output cell below it."""
+    span = kernels.effective_kernel_size(kernel_size, dilation)
+    valid = span <= size + 2 * padding
+    o = kernels.conv_output_size(size, kernel_size, stride, padding, dilation) if valid else 0
+    fig = go.Figure()
+    cells = list(range(-padding, size + padding))
+    fig.add_trace(go.Scatter(
+        x=cells, y=[0] * len(cells), mode="markers+text", name="input",
+        marker=dict(symbol="square", size=26, color=["#ddd" if c < 0 or c >= size else COLORS[5]
+                                                      for c in cells]),
+        text=["0" if c < 0 or c >= size else str(c) for c in cells], textfont=dict(size=11),
+        hovertemplate="input cell %{x}<extra></extra>"))
+    xs, ys, labels = [], [], []
+    if o > 0:
+        taps = read_positions(size, kernel_size, stride, padding, dilation)
+        first = -padding
+        for out_index, row in enumerate(taps.tolist()):
+            start = stride * out_index + first  # where this output's window begins
+            for j, read in enumerate(row):
+                xs.append(start + dilation * j)
+                ys.append(-(out_index + 1))
+                labels.append("pad" if read < 0 else f"x[{read}]")
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers", name="taps of each output cell",
+        marker=dict(size=12, color=COLORS[1], line=dict(width=1, color="#333")),
+        text=labels, hovertemplate="output %{y}: reads %{text}<extra></extra>"))
+    setting = f"i={size}, k={kernel_size}, s={stride}, p={padding}, d={dilation}"
+    title = (f"{setting}  →  output size ⌊(i+2p−d(k−1)−1)/s⌋+1 = {o}" if valid else
+             f"{setting}  →  invalid: the kernel spans d(k−1)+1 = {span} > i+2p = "
+             f"{size + 2 * padding} cells")
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=15)), height=380, showlegend=False,
+        xaxis=dict(range=[-3.6, 12.6], dtick=1, title="input position (grey = zero padding)"),
+        yaxis=dict(range=[-10.5, 0.8], tickvals=[0] + [-(t + 1) for t in range(9)],
+                   ticktext=["input"] + [f"out {t}" for t in range(9)]))
+    return fig

@@ -1,0 +1,216 @@
+"""Explorer: one figure function + a parameter grid -> sliders on the website and in a kernel.
+
+``Explorer(footprint_figure, rate=Param([1, 2, 3], "Dilation rate d"))`` as the last line of a
+cell shows
+
+* on the built website (``KERNELS_BOOK_BUILD=1`` while the book executes): HTML controls and a
+  plot; every grid point was evaluated at build time and the page's own script switches frames;
+* in a live kernel: ipywidgets controls with the same labels; each change calls the figure
+  function again and copies the new traces into one ``FigureWidget`` in ``batch_update()``.
+"""
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from . import _frames
+
+MAX_FRAMES = 512  # the static page holds every grid point; more would make pages too heavy
+_MODE: str | None = None
+
+
+def set_mode(value: str | None) -> None:
+    """Force ``"static"`` or ``"live"`` rendering; ``None`` goes back to the environment."""
+    global _MODE
+    if value not in (None, "static", "live"):
+        raise ValueError(f"mode must be 'static', 'live' or None, got {value!r}")
+    _MODE = value
+
+
+def mode() -> str:
+    """``"static"`` while the book build executes the chapters, else ``"live"``."""
+    if _MODE is not None:
+        return _MODE
+    return "static" if os.environ.get("KERNELS_BOOK_BUILD") == "1" else "live"
+
+
+@dataclass(frozen=True)
+class Param:
+    """The values one control can take, its label, and how a value is written."""
+
+    values: Sequence[Any]
+    label: str
+    fmt: str | Callable[[Any], str] | None = None
+    default: Any = None
+
+    def __post_init__(self):
+        values = tuple(self.values)
+        if not values:
+            raise ValueError(f"Param {self.label!r}: values must not be empty")
+        if len(set(map(repr, values))) != len(values):
+            raise ValueError(f"Param {self.label!r}: values must be distinct, got {values!r}")
+        if self.default is not None and self.default not in values:
+            raise ValueError(f"Param {self.label!r}: default {self.default!r} is not one of "
+                             f"{values!r}")
+        object.__setattr__(self, "values", values)
+
+    @property
+    def initial(self):
+        return self.values[0] if self.default is None else self.default
+
+    @property
+    def numeric(self) -> bool:
+        """Numbers get a slider; anything else (strings, bools) a drop-down."""
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values)
+
+    def text(self, value) -> str:
+        if callable(self.fmt):
+            return self.fmt(value)
+        if self.fmt:
+            return format(value, self.fmt)
+        return str(value)
+
+
+class Explorer:
+    """Wrap ``figure_fn(**params) -> go.Figure`` with a control per :class:`Param`."""
+
+    def __init__(self, figure_fn: Callable[..., Any], /, *, digits: int = 5, **params: Param):
+        if not callable(figure_fn):
+            raise TypeError(f"figure_fn must be callable, got {type(figure_fn).__name__}")
+        for name, p in params.items():
+            if not isinstance(p, Param):
+                raise TypeError(f"parameter {name!r} must be a Param, got {type(p).__name__}")
+        n_frames = 1
+        for p in params.values():
+            n_frames *= len(p.values)
+        if n_frames > MAX_FRAMES:
+            sizes = " x ".join(str(len(p.values)) for p in params.values())
+            raise ValueError(f"the parameter grid has {sizes} = {n_frames} points; at most "
+                             f"{MAX_FRAMES} fit in a static page: use fewer values")
+        self.figure_fn = figure_fn
+        self.params = dict(params)
+        self.digits = digits
+        self.values = {name: p.initial for name, p in self.params.items()}
+        self._figure = None
+        self._controls: dict = {}
+        self._box = None
+
+    # ------------------------------------------------------------------ static (website)
+    def payload(self) -> dict:
+        """Everything the page script needs: controls, base figure, pooled per-frame edits."""
+        names = list(self.params)
+        base = _frames.figure_json(self.figure_fn(**self.values), self.digits)
+        payload = _frames.Payload(base)
+        for combo in itertools.product(*(p.values for p in self.params.values())):
+            payload.add(_frames.figure_json(self.figure_fn(**dict(zip(names, combo))),
+                                            self.digits))
+        return {"controls": self.payload_controls(), **payload.to_dict()}
+
+    def to_html(self) -> str:
+        data = json.dumps(self.payload(), separators=(",", ":"), allow_nan=False)
+        data = data.replace("</", "<\\/")  # a "</script>" inside a string must not end the tag
+        uid = uuid.uuid4().hex[:10]
+        rows = []
+        for c in self.payload_controls():
+            cid = f"kx-{uid}-{c['name']}"
+            label = f'<label for="{cid}">{html.escape(c["label"])}</label>'
+            if c["numeric"]:
+                widget = (f'<input type="range" id="{cid}" data-param="{c["name"]}" min="0" '
+                          f'max="{len(c["labels"]) - 1}" step="1" value="{c["initial"]}">'
+                          f'<output for="{cid}">{html.escape(c["labels"][c["initial"]])}</output>')
+            else:
+                options = "".join(
+                    f'<option value="{i}"{" selected" if i == c["initial"] else ""}>'
+                    f'{html.escape(t)}</option>' for i, t in enumerate(c["labels"]))
+                widget = f'<select id="{cid}" data-param="{c["name"]}">{options}</select>'
+            rows.append(f'<div class="kx-control">{label}{widget}</div>')
+        return (f'<div class="kx-explorer" id="kx-{uid}">'
+                f'<div class="kx-controls">{"".join(rows)}</div>'
+                f'<div class="kx-plot" role="img" aria-label="interactive figure"></div>'
+                f'<script type="application/json" class="kx-data">{data}</script></div>')
+
+    def payload_controls(self) -> list:
+        return [{"name": n, "label": p.label, "numeric": p.numeric,
+                 "labels": [p.text(v) for v in p.values],
+                 "initial": p.values.index(p.initial)} for n, p in self.params.items()]
+
+    # ------------------------------------------------------------------ live (kernel)
+    @property
+    def controls(self) -> dict:
+        """Name -> ipywidgets control (built on first use)."""
+        self._build_live()
+        return self._controls
+
+    @property
+    def figure(self):
+        """The single ``plotly.graph_objects.FigureWidget`` that every change updates."""
+        self._build_live()
+        return self._figure
+
+    @property
+    def widget(self):
+        self._build_live()
+        return self._box
+
+    def _build_live(self) -> None:
+        if self._box is not None:
+            return
+        import ipywidgets as W
+        import plotly.graph_objects as go
+
+        self._figure = go.FigureWidget(self.figure_fn(**self.values))
+        for name, p in self.params.items():
+            options = [(p.text(v), v) for v in p.values]
+            common = dict(options=options, value=p.initial, description=p.label,
+                          style={"description_width": "initial"},
+                          layout=W.Layout(width="auto", min_width="280px"))
+            if p.numeric:
+                control = W.SelectionSlider(continuous_update=True, **common)
+            else:
+                control = W.Dropdown(**common)
+            control.observe(self._on_change, names="value")
+            self._controls[name] = control
+        self._box = W.VBox([W.HBox(list(self._controls.values()),
+                                   layout=W.Layout(flex_flow="row wrap")), self._figure])
+
+    def _on_change(self, change) -> None:
+        name = next(n for n, c in self._controls.items() if c is change["owner"])
+        self.values[name] = change["new"]
+        self.update()
+
+    def update(self) -> None:
+        """Recompute the figure for the current values and copy it into the FigureWidget."""
+        new = self.figure_fn(**self.values)
+        fig = self.figure
+        with fig.batch_update():
+            same_traces = (len(new.data) == len(fig.data) and
+                           all(a.type == b.type for a, b in zip(fig.data, new.data)))
+            if same_traces:
+                for old, trace in zip(fig.data, new.data):
+                    old.update(trace.to_plotly_json(), overwrite=True)
+            else:
+                fig.data = ()
+                fig.add_traces(new.data)
+            fig.layout.update(new.layout.to_plotly_json(), overwrite=True)
+
+    # ------------------------------------------------------------------ display
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        if mode() == "static":
+            return {"text/html": self.to_html(), "text/plain": repr(self)}
+        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+
+    def __repr__(self) -> str:
+        grid = ", ".join(f"{n}={len(p.values)}" for n, p in self.params.items())
+        return f"Explorer({getattr(self.figure_fn, '__name__', 'figure')}, {grid})"
+
+
+def show(fig) -> None:
+    """Display one figure: static HTML on the website, a FigureWidget in a live kernel."""
+    from IPython.display import display
+
+    display(Explorer(lambda: fig))

@@ -1,0 +1,84 @@
+/* Static Explorer: switch between frames computed by `kernels` at build time.
+ *
+ * Each <div class="kx-explorer"> holds its controls, a plot area and a JSON payload
+ * (see kernels/viz/_frames.py): a base figure, a pool of distinct values and, per grid point,
+ * the trace count plus [path, poolIndex] edits (-1 deletes the key). No Python runs here.
+ */
+(function () {
+  "use strict";
+  var CONFIG = {responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
+
+  function clone(value) {
+    return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+  }
+
+  function buildFigure(payload, frameIndex) {
+    var fig = clone(payload.base);
+    var frame = payload.frames[frameIndex];
+    var data = fig.data || [];
+    data.length = frame[0];
+    fig.data = data;
+    frame[1].forEach(function (edit) {
+      var path = edit[0], node = fig;
+      for (var i = 0; i < path.length - 1; i++) {
+        if (node[path[i]] === undefined || node[path[i]] === null) node[path[i]] = {};
+        node = node[path[i]];
+      }
+      var key = path[path.length - 1];
+      if (edit[1] < 0) delete node[key]; else node[key] = clone(payload.pool[edit[1]]);
+    });
+    for (var t = 0; t < fig.data.length; t++) if (!fig.data[t]) fig.data[t] = {};
+    return fig;
+  }
+
+  function frameIndex(payload, inputs) {
+    var index = 0;
+    payload.controls.forEach(function (control, k) {
+      index = index * control.labels.length + Number(inputs[k].value);
+    });
+    return index;
+  }
+
+  function init(root) {
+    if (root.dataset.kxReady) return;
+    root.dataset.kxReady = "1";
+    var payload = JSON.parse(root.querySelector("script.kx-data").textContent);
+    var plot = root.querySelector(".kx-plot");
+    var inputs = payload.controls.map(function (c) {
+      return root.querySelector('[data-param="' + c.name + '"]');
+    });
+    var current = -1;
+
+    function draw() {
+      var index = payload.frames.length ? frameIndex(payload, inputs) : -1;
+      if (index === current && plot.data) return;
+      current = index;
+      var fig = index < 0 ? clone(payload.base) : buildFigure(payload, index);
+      inputs.forEach(function (input, k) {
+        var out = input.parentNode.querySelector("output");
+        if (out) out.textContent = payload.controls[k].labels[Number(input.value)];
+      });
+      var t0 = performance.now();
+      window.Plotly.react(plot, fig.data, fig.layout, CONFIG);
+      root.dataset.kxFrame = String(index);
+      root.dataset.kxLastMs = (performance.now() - t0).toFixed(3);
+    }
+    inputs.forEach(function (input) {
+      input.addEventListener("input", draw);
+      input.addEventListener("change", draw);
+    });
+    root.kxDraw = draw;  // lets tests and the benchmark drive a switch directly
+    draw();
+  }
+
+  function initAll() {
+    if (!window.Plotly) {
+      console.error("kernels-explorer: plotly.js is not loaded on this page");
+      return;
+    }
+    document.querySelectorAll(".kx-explorer").forEach(init);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initAll);
+  else initAll();
+})();
