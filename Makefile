@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE   := _build/html
 PORT   ?= 8000
+BOOK   ?= .
+# Warnings (a failing cell raises one) and broken references fail the build.
+JB_FLAGS := --warningiserror --nitpick --keep-going
 CHAPTERS := $(wildcard book/*.md)
 
 .PHONY: html test test-fast serve bench notebooks clean
@@ -19,8 +22,8 @@ $(STAMP): requirements.txt pyproject.toml
 # Executes every chapter (cached; the cache is wiped when kernels/ changes) and fails on a
 # failing cell, a Sphinx warning or a broken reference.
 html: $(STAMP)
-	KERNELS_BOOK_BUILD=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
-	@echo "Built $(SITE)/index.html"
+	KERNELS_BOOK_BUILD=1 $(BIN)/jupyter-book build $(BOOK) $(JB_FLAGS)
+	@echo "Built $(BOOK)/$(SITE)/index.html"
 
 # Everything: kernels against references, live explorers, and the built site in Chromium.
 test: html

@@ -20,7 +20,6 @@ from pathlib import Path
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
 STAMP = "kernels-fingerprint.txt"
 
 
@@ -31,8 +30,9 @@ def package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def kernels_fingerprint(root: Path = ROOT / "kernels") -> str:
-    """SHA-256 over the relative path and bytes of every source file under ``root``."""
+def kernels_fingerprint(root: Path | None = None) -> str:
+    """SHA-256 over the relative path and bytes of every file of the ``kernels`` package."""
+    root = package_dir("kernels") if root is None else root
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
@@ -58,7 +58,7 @@ def _on_config_inited(app, config):
     # MathJax: the offline package's copy, served from this site's _static/mathjax/.
     config.html_static_path.append(str(package_dir("sphinx-mathjax-offline") / "static"))
     config.mathjax_path = "mathjax/tex-chtml.js"
-    config.html_static_path.append(str(ROOT / "kernels" / "viz" / "static"))
+    config.html_static_path.append(str(package_dir("kernels") / "viz" / "static"))
     if config.nb_execution_mode in ("cache", "auto") and config.nb_execution_cache_path:
         cache = Path(config.nb_execution_cache_path)
         if not cache.is_absolute():

@@ -53,8 +53,9 @@ def conv_arithmetic_figure(size=7, kernel_size=3, stride=1, padding=0, dilation=
              f"{setting}  →  invalid: the kernel spans d(k−1)+1 = {span} > i+2p = "
              f"{size + 2 * padding} cells")
     fig.update_layout(
-        title=dict(text=title, font=dict(size=15)), height=380, showlegend=False,
+        title=dict(text=title, font=dict(size=15)), height=470, showlegend=False,
         xaxis=dict(range=[-3.6, 12.6], dtick=1, title="input position (grey = zero padding)"),
-        yaxis=dict(range=[-10.5, 0.8], tickvals=[0] + [-(t + 1) for t in range(9)],
-                   ticktext=["input"] + [f"out {t}" for t in range(9)]))
+        # 13 rows: the most outputs any setting on the intro's sliders produces (k=1, p=3).
+        yaxis=dict(range=[-13.6, 0.8], tickvals=[0] + [-(t + 1) for t in range(13)],
+                   ticktext=["input"] + [f"out {t}" for t in range(13)]))
     return fig

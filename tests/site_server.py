@@ -1,0 +1,70 @@
+"""Serve the built site on localhost and drive it with Debian's Chromium through Playwright."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+SITE = Path(__file__).resolve().parents[1] / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-quic",
+                 "--disable-sync"]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory: Path = SITE):
+    """Yield the base URL of a static server for ``directory`` (a free port on 127.0.0.1)."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class PageLog:
+    """Console errors, uncaught exceptions and every request a page makes."""
+
+    def __init__(self, page, origin: str):
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.outside: list[str] = []
+        self.failed: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("requestfailed", lambda r: self.failed.append(r.url))
+
+        def route(r):
+            url = r.request.url
+            self.requests.append(url)
+            if url.startswith(origin) or url.startswith(("data:", "blob:", "about:")):
+                r.continue_()
+            else:  # the site must not need it: record it, and never let it out
+                self.outside.append(url)
+                r.abort()
+
+        page.route("**/*", route)

@@ -1,0 +1,102 @@
+"""The build machinery: loud failures, kernels-aware cache, paired notebooks, offline config."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import offline_site  # noqa: E402
+
+CHAPTER = """---
+jupytext:
+  text_representation: {{extension: .md, format_name: myst}}
+kernelspec: {{display_name: Python 3, language: python, name: python3}}
+---
+# A chapter
+
+```{{code-cell}} ipython3
+{code}
+```
+
+{text}
+"""
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+
+
+def build_tiny_book(tmp_path, code="print(1 + 1)", text="Fine."):
+    """Our _config.yml and extension around one chapter, built with the Makefile's own flags."""
+    (tmp_path / "book").mkdir()
+    for item in ("book/_ext", "book/_static"):
+        shutil.copytree(ROOT / item, tmp_path / item,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/index\n")
+    (tmp_path / "book" / "index.md").write_text(CHAPTER.format(code=code, text=text))
+    return subprocess.run(["make", "-s", "-C", str(ROOT), "html", f"BOOK={tmp_path}"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_correct_tiny_book_builds(tmp_path):
+    result = build_tiny_book(tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "_build" / "html" / "book" / "index.html").exists()
+
+
+@pytest.mark.parametrize("code, text, needle", [
+    ("raise ValueError('boom in a cell')", "Fine.", "boom in a cell"),
+    ("print(1)", "See {doc}`no_such_chapter`.", "no_such_chapter"),
+    ("print(1)", "```{no-such-directive}\n```", "no-such-directive"),
+])
+def test_build_fails_loudly(tmp_path, code, text, needle):
+    result = build_tiny_book(tmp_path, code, text)
+    assert result.returncode != 0
+    assert needle in result.stdout + result.stderr
+
+
+def test_fingerprint_follows_every_kernels_file(tmp_path):
+    pkg = tmp_path / "kernels"
+    shutil.copytree(offline_site.package_dir("kernels"), pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = offline_site.kernels_fingerprint(pkg)
+    assert offline_site.kernels_fingerprint(pkg) == before
+    (pkg / "viz" / "theme.py").write_text((pkg / "viz" / "theme.py").read_text() + "\n# x\n")
+    assert offline_site.kernels_fingerprint(pkg) != before
+
+
+def test_cache_is_wiped_only_when_the_fingerprint_changes(tmp_path):
+    cache = tmp_path / ".jupyter_cache"
+    assert not offline_site.refresh_cache(cache, "a")  # nothing to wipe yet
+    (cache / "executed.db").write_text("cells")
+    assert not offline_site.refresh_cache(cache, "a")
+    assert (cache / "executed.db").exists()
+    assert offline_site.refresh_cache(cache, "b")
+    assert not (cache / "executed.db").exists()
+
+
+@pytest.mark.parametrize("name", [f for f in toc_files()])
+def test_paired_notebook_matches_its_markdown(name):
+    """Colab opens only .ipynb: each chapter's committed copy must equal its MyST source."""
+    md, ipynb = ROOT / f"{name}.md", ROOT / f"{name}.ipynb"
+    assert ipynb.exists(), f"{ipynb.name} is missing: run `make notebooks`"
+    want = [(c.cell_type, c.source) for c in jupytext.read(md).cells]
+    got = [(c.cell_type, c.source) for c in jupytext.read(ipynb).cells]
+    assert got == want, f"{ipynb.name} is stale: run `make notebooks`"
+    assert all(not c.get("outputs") for c in jupytext.read(ipynb).cells)
+
+
+def test_config_points_every_asset_at_the_site():
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    sphinx = cfg["sphinx"]["config"]
+    assert sphinx["nb_ipywidgets_js"] == {}  # no require.js / widget manager from a CDN
+    assert sphinx["nb_execution_raise_on_error"] is True
+    assert cfg["execute"]["execute_notebooks"] == "cache"
+    assert cfg["launch_buttons"]["thebe"] is False

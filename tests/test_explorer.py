@@ -1,0 +1,124 @@
+"""The Explorer: one figure function, two renderings (static frames and live widgets)."""
+import json
+import subprocess
+import sys
+
+import plotly.graph_objects as go
+import pytest
+
+from kernels.viz import Explorer, Param, _frames, mode, set_mode
+from kernels.viz.arithmetic import conv_arithmetic_figure, read_positions
+
+
+def toy(a=1, b="x"):
+    return go.Figure([go.Heatmap(z=[[a, 2 * a], [3, 1 / 3]]),
+                      go.Scatter(x=list(range(a)), y=[a] * a, name=b)],
+                     layout=dict(title=f"a={a} b={b}"))
+
+
+def growing(n=1):  # the number of traces changes with n
+    return go.Figure([go.Scatter(x=[i], y=[i]) for i in range(n)],
+                     layout=dict(title="n" if n == 1 else None))
+
+
+def test_import_kernels_does_not_import_plotly():
+    code = "import sys, kernels; print('plotly' in sys.modules, 'ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("fn, params", [
+    (toy, dict(a=Param([1, 2, 3], "a"), b=Param(["x", "y"], "b"))),
+    (growing, dict(n=Param([1, 3, 2, 4], "n", default=2))),
+])
+def test_every_static_frame_rebuilds_the_figure(fn, params):
+    ex = Explorer(fn, **params)
+    payload = ex.payload()
+    names = list(params)
+    import itertools
+    combos = list(itertools.product(*(p.values for p in params.values())))
+    assert len(payload["frames"]) == len(combos)
+    for frame, combo in zip(payload["frames"], combos):
+        rebuilt = _frames.apply_frame(payload["base"], payload["pool"], frame)
+        assert rebuilt == _frames.figure_json(fn(**dict(zip(names, combo))), ex.digits)
+
+
+def test_static_payload_shares_unchanged_values():
+    ex = Explorer(toy, a=Param([1, 2], "a"), b=Param(["x", "y", "z"], "b"))
+    payload = ex.payload()
+    # The heatmap depends on ``a`` only: two distinct z matrices across six frames... and the
+    # one equal to the base is not stored at all.
+    zs = [v for v in payload["pool"] if isinstance(v, list) and v and isinstance(v[0], list)]
+    assert len(zs) == 1
+    assert payload["frames"][0][1] == []  # the default frame is the base itself
+
+
+def test_rounding_keeps_digits_and_integers():
+    fig = go.Figure(go.Scatter(x=[1.0, 2.5], y=[1 / 3, 123456.789]))
+    data = _frames.figure_json(fig, 4)["data"][0]
+    assert data["x"] == [1, 2.5] and data["y"] == [0.3333, 123500]
+
+
+def test_html_escapes_script_end_and_labels():
+    ex = Explorer(lambda a=1: go.Figure(layout=dict(title="</script><b>")),
+                  a=Param([1, 2], "<a> & b"))
+    html = ex.to_html()
+    assert html.count("</script>") == 1  # only the payload's own closing tag
+    assert "&lt;a&gt; &amp; b" in html
+    start = html.index('class="kx-data">') + len('class="kx-data">')
+    payload = json.loads(html[start:html.rindex("</script>")].replace("<\\/", "</"))
+    assert payload["base"]["layout"]["title"]["text"] == "</script><b>"
+
+
+def test_live_controls_recompute_through_the_figure_function():
+    ex = Explorer(conv_arithmetic_figure, kernel_size=Param([1, 3, 5], "kernel size k", default=3),
+                  stride=Param([1, 2, 3], "stride s"), dilation=Param([1, 2], "dilation d"))
+    fig = ex.figure
+    assert [c.description for c in ex.controls.values()] == ["kernel size k", "stride s",
+                                                             "dilation d"]
+    ex.controls["stride"].value = 2
+    ex.controls["dilation"].value = 2
+    assert ex.figure is fig  # one widget, updated in place
+    taps = read_positions(7, 3, 2, 0, 2)  # [O, K] input index read by each tap
+    assert list(fig.data[1].text) == [f"x[{i}]" for i in taps.flatten().tolist()]
+    assert fig.layout.title.text == conv_arithmetic_figure(7, 3, 2, 0, 2).layout.title.text
+    assert "output size" in fig.layout.title.text and fig.layout.title.text.endswith("= 2")
+
+
+def test_live_update_handles_a_changing_number_of_traces():
+    ex = Explorer(growing, n=Param([1, 2, 4], "n"))
+    ex.controls["n"].value = 4
+    assert len(ex.figure.data) == 4
+    ex.controls["n"].value = 2
+    assert [t.x[0] for t in ex.figure.data] == [0, 1]
+
+
+def test_mode_follows_the_build_environment(monkeypatch):
+    set_mode(None)
+    monkeypatch.setenv("KERNELS_BOOK_BUILD", "1")
+    assert mode() == "static"
+    ex = Explorer(toy, a=Param([1, 2], "a"))
+    assert set(ex._repr_mimebundle_()) == {"text/html", "text/plain"}
+    monkeypatch.delenv("KERNELS_BOOK_BUILD")
+    assert mode() == "live"
+    assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
+    set_mode("static")
+    try:
+        assert mode() == "static"
+    finally:
+        set_mode(None)
+
+
+@pytest.mark.parametrize("make, err, match", [
+    (lambda: Param([], "a"), ValueError, "values must not be empty"),
+    (lambda: Param([1, 1], "a"), ValueError, "distinct"),
+    (lambda: Param([1, 2], "a", default=3), ValueError, "default 3 is not one of"),
+    (lambda: Explorer(toy, a=[1, 2]), TypeError, "parameter 'a' must be a Param"),
+    (lambda: Explorer(42), TypeError, "figure_fn must be callable"),
+    (lambda: Explorer(toy, a=Param(range(30), "a"), b=Param([str(i) for i in range(30)], "b")),
+     ValueError, "30 x 30 = 900 points"),
+    (lambda: set_mode("web"), ValueError, "mode must be"),
+])
+def test_bad_arguments_are_named(make, err, match):
+    with pytest.raises(err, match=match):
+        make()
