@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import random
 import statistics
@@ -50,21 +52,24 @@ def page_sizes() -> dict[str, float]:
     return {name: (SITE / f"{name}.html").stat().st_size / 1e6 for name in chapters()}
 
 
-SWITCH_JS = """([n, seed]) => {
+# One switch = from the control's event until Plotly.react's promise resolves (frame drawn).
+SWITCH_JS = """async ([n, seed]) => {
   let s = seed; const rand = k => { s = (s * 1103515245 + 12345) % 2147483648; return s % k; };
   const times = [];
-  document.querySelectorAll('.kx-explorer').forEach(root => {
+  for (const root of document.querySelectorAll('.kx-explorer')) {
     const inputs = [...root.querySelectorAll('[data-param]')];
-    if (!inputs.length) return;
+    if (!inputs.length) continue;
     for (let i = 0; i < n; i++) {
       const input = inputs[rand(inputs.length)];
       const count = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
-      input.value = String(rand(count));
+      const old = input.value;
+      do { input.value = String(rand(count)); } while (count > 1 && input.value === old);
       const t0 = performance.now();
       input.dispatchEvent(new Event('input'));
+      await root.kxDrawn;
       times.push(performance.now() - t0);
     }
-  });
+  }
   return times;
 }"""
 
@@ -107,9 +112,10 @@ def live_recompute(n_changes=40) -> dict[str, list[float]]:
     try:
         for name in chapters():
             created.clear()
-            for cell in jupytext.read(ROOT / f"{name}.md").cells:
-                if cell.cell_type == "code":
-                    shell.run_cell(cell.source, silent=True).raise_error()
+            with contextlib.redirect_stdout(io.StringIO()):  # the chapters' prints
+                for cell in jupytext.read(ROOT / f"{name}.md").cells:
+                    if cell.cell_type == "code":
+                        shell.run_cell(cell.source, silent=True).raise_error()
             times = []
             for ex in created:
                 ex.figure  # build the widget once, as displaying it would

@@ -59,9 +59,13 @@
         if (out) out.textContent = payload.controls[k].labels[Number(input.value)];
       });
       var t0 = performance.now();
-      window.Plotly.react(plot, fig.data, fig.layout, CONFIG);
-      root.dataset.kxFrame = String(index);
-      root.dataset.kxLastMs = (performance.now() - t0).toFixed(3);
+      // Plotly.react returns a promise (labels with math are typeset asynchronously): keep it
+      // so that tests and the benchmark can wait for the frame to be fully drawn.
+      root.kxDrawn = Promise.resolve(window.Plotly.react(plot, fig.data, fig.layout, CONFIG))
+        .then(function () {
+          root.dataset.kxFrame = String(index);
+          root.dataset.kxLastMs = (performance.now() - t0).toFixed(3);
+        });
     }
     inputs.forEach(function (input) {
       input.addEventListener("input", draw);
