@@ -39,8 +39,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._boxes import check_roi_args, geometry_dtype, ragged_arange, to_input_layout
-from ._checks import check_int
+from ._boxes import check_roi_args, check_scale, geometry_dtype, ragged_arange, to_input_layout
+from ._checks import as_pair, check_int
 
 __all__ = ["roi_align", "RoIAlign", "roi_align_grid"]
 
@@ -116,9 +116,9 @@ def _plan(rois, size, scale, sampling_ratio, aligned, shape, dtype, mode):
         index, weight = ry[yi, a] + rx[xi, b], wy[yi, a] * wx[xi, b]
     # weight = torchvision's w1..w4 = hy*hx, hy*lx, ly*hx, ly*lx (divided by g_h g_w for avg)
     counts = n.repeat_interleave(ph * pw)  # [B] samples per bin
-    size = 4 * counts if mode == "avg" else torch.full((int(counts.sum()),), 4,
-                                                        device=rois.device)
-    return index, weight.to(dtype), torch.cumsum(size, 0) - size, counts
+    bag_sizes = (4 * counts if mode == "avg"
+                 else torch.full((int(counts.sum()),), 4, device=rois.device))
+    return index, weight.to(dtype), torch.cumsum(bag_sizes, 0) - bag_sizes, counts
 
 
 class _BagSum(torch.autograd.Function):
@@ -247,6 +247,8 @@ class RoIAlign(nn.Module):
     def __init__(self, output_size, spatial_scale: float, sampling_ratio: int,
                  aligned: bool = False, mode: str = "avg"):
         super().__init__()
+        as_pair(output_size, "output_size", min_value=1)  # fail at construction, not first use
+        check_scale(spatial_scale)
         _check_align_args(sampling_ratio, aligned, mode)
         self.output_size = output_size
         self.spatial_scale = spatial_scale

@@ -34,7 +34,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._boxes import check_roi_args, geometry_dtype, ragged_arange, to_input_layout
+from ._boxes import check_roi_args, check_scale, geometry_dtype, ragged_arange, to_input_layout
+from ._checks import as_pair
 
 __all__ = ["roi_pool", "RoIPool", "roi_pool_bins"]
 
@@ -95,32 +96,32 @@ class _BagMax(torch.autograd.Function):
     """Max over bags of table rows, with torchvision's RoI Pool argmax and empty-bin rules."""
 
     @staticmethod
-    def forward(ctx, table, index, offsets, empty):
-        # table [R, C]; index [E] flat pixel rows; offsets [B] bag starts; empty [B] bool
-        out, _, _, arg = torch.embedding_bag(table, index, offsets, False, 2)  # [B, C] each
-        # a bin in which nothing beats -FLT_MAX (all -inf, say) gives -FLT_MAX and no argmax;
-        # in place: these [B, C] tensors are the largest of the op
+    def forward(ctx, table, index, offsets):
+        # table [R, C]; index [E] flat pixel rows; offsets [B] bag starts
+        out, _, size, arg = torch.embedding_bag(table, index, offsets, False, 2)  # [B, C] each
+        spare = table.shape[0]  # "no argmax" points at a spare row R, dropped in backward
+        # an empty bin gives 0 (embedding_bag's too) and no argmax
+        arg.index_fill_(0, torch.nonzero(size == 0).flatten(), spare)
+        # a bin in which nothing beats -FLT_MAX (all -inf, say) gives -FLT_MAX and no argmax
+        # (empty bins hold 0, so they are never caught); rare, hence the test before any write
         floor = torch.tensor(-_FLT_MAX).to(out)  # -inf in half, as in torchvision's CUDA kernel
-        low = (out > floor).logical_not_().logical_and_(~empty[:, None])
-        out.masked_fill_(low, floor)
-        arg.masked_fill_(low.logical_or_(empty[:, None]), -1)
-        # keep the argmax row as int32, as torchvision does: half the memory until backward
-        ctx.save_for_backward(arg.int() if table.shape[0] < 2**31 else arg)
-        ctx.rows = table.shape[0]
+        low = (out > floor).logical_not_()
+        if bool(low.any()):
+            out.masked_fill_(low, floor)
+            arg.masked_fill_(low, spare)
+        # int32 like torchvision's argmax: half the memory held until backward
+        ctx.save_for_backward(arg.int() if spare < 2**31 - 1 else arg)
+        ctx.rows = spare
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         (arg,) = ctx.saved_tensors
-        c = arg.shape[1]
-        # dL/dx[p, c] = sum over bins whose argmax is p of dL/dy[bin, c]  (indicator sum)
-        flat = arg.long().mul_(c).add_(torch.arange(c, device=arg.device))  # into table.view(-1)
-        skip = arg < 0  # empty bins: send a zero to element 0
-        grad = grad_out.new_zeros(ctx.rows * c)
-        grad.index_add_(0, flat.masked_fill_(skip, 0).flatten(),
-                        grad_out.masked_fill(skip, 0).flatten())
-        return grad.view(ctx.rows, c), None, None, None
+        # dL/dx[p, c] = sum over bins whose argmax is p of dL/dy[bin, c]  (indicator sum):
+        # grad[arg[b, c], c] += grad_out[b, c]
+        grad = grad_out.new_zeros(ctx.rows + 1, grad_out.shape[1])
+        return grad.scatter_add_(0, arg.long(), grad_out)[:-1], None, None
 
 
 def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0) -> torch.Tensor:
@@ -151,7 +152,7 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     index = (image[bag] * h + rows[bag, 0] + r // safe_w) * w + cols[bag, 0] + r % safe_w  # [E]
     offsets = torch.cumsum(area, 0) - area
     table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)  # [N*H*W, C] one row per pixel
-    out = _BagMax.apply(table, index, offsets, area == 0)  # [B, C]
+    out = _BagMax.apply(table, index, offsets)  # [B, C]
     out = out.view(k, ph, pw, c).permute(0, 3, 1, 2)  # [K, C, PH, PW]
     return to_input_layout(out, input)
 
@@ -161,6 +162,8 @@ class RoIPool(nn.Module):
 
     def __init__(self, output_size, spatial_scale: float):
         super().__init__()
+        as_pair(output_size, "output_size", min_value=1)  # fail at construction, not first use
+        check_scale(spatial_scale)
         self.output_size = output_size
         self.spatial_scale = spatial_scale
 

@@ -1,0 +1,185 @@
+"""Figures for ``book/roi_pooling_align.md``: where RoI Pool and RoI Align read a feature map.
+
+Every number drawn comes from :mod:`kernels`: bins from :func:`kernels.roi_pool_bins`, bin
+edges and sample points from :func:`kernels.roi_align_grid`, outputs from
+:func:`kernels.roi_pool` / :func:`kernels.roi_align`, and the gradient each input cell receives
+from their backward passes (``torch.autograd`` with dL/dy = 1 for every output).
+
+Drawing convention: continuous map coordinates, cell ``(h, w)`` covering ``[w, w+1) x [h, h+1)``
+(row 0 on top), so a box is drawn where its coordinates say. The kernels index a cell by its
+centre (torchvision's convention: a sample at index coordinate ``v`` lies in cell ``round(v)``),
+so sample points and RoI Align bin edges are drawn at ``v + 0.5``; the half-cell offset of
+``aligned=False`` shows up as sample grids shifted from the box.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+
+import kernels
+
+from .theme import COLORS
+
+SIZE = 8  # the chapter's 8 x 8 feature map (the notes' worked example)
+HALF = 0.5  # index coordinate v (cell centres at integers) -> drawing coordinate v + 0.5
+RANGE = [-1.0, SIZE + 1.5]  # fixed axes: boxes may stick out of the map
+
+# The chapter's slider values. RoI Pool: coordinates on exact halves (C's round sends them
+# away from zero), the notes' proposal (0, 3)-(7, 8) and its 5 x 7 reading (0, 3)-(6, 7);
+# 3*3*3*3*2*2 = 324 frames. RoI Align: 4 preset boxes x 2 x 3 x 2 x 2 = 96 frames.
+POOL_GRID = dict(x1=(0.0, 0.5, 1.4), y1=(2.5, 3.0, 3.4), x2=(6.0, 6.5, 7.0), y2=(7.0, 7.5, 8.0),
+                 output_size=(2, 3), spatial_scale=(1.0, 0.5))
+ALIGN_GRID = dict(output_size=(2, 3), sampling_ratio=(-1, 1, 2), aligned=(False, True),
+                  mode=("avg", "max"))
+
+# RoI Align presets: box (x1, y1, x2, y2) in map cells.
+BOXES = {
+    "notes' proposal (0, 3)-(7, 8)": (0.0, 3.0, 7.0, 8.0),
+    "fractional (0.7, 2.6)-(6.3, 7.4)": (0.7, 2.6, 6.3, 7.4),
+    "small (2.2, 2.3)-(3.6, 3.4)": (2.2, 2.3, 3.6, 3.4),
+    "partly outside (5.4, 5.2)-(9.3, 8.9)": (5.4, 5.2, 9.3, 8.9),
+}
+
+
+def feature_map() -> torch.Tensor:
+    """The chapter's ``Tensor[1, 1, 8, 8]``: 1..64 in a fixed shuffled order (no ties)."""
+    g = torch.Generator().manual_seed(7)
+    return (torch.randperm(SIZE * SIZE, generator=g) + 1).float().view(1, 1, SIZE, SIZE)
+
+
+def _rect(x0, y0, x1, y1):
+    return [x0, x1, x1, x0, x0, None], [y0, y0, y1, y1, y0, None]
+
+
+def _outline(rects):
+    xs, ys = [], []
+    for r in rects:
+        x, y = _rect(*r)
+        xs += x
+        ys += y
+    return xs, ys
+
+
+def _gradient(op, x, box, **kw):
+    """Output and dL/dx of ``op`` for one box, L = sum of outputs (every dL/dy = 1)."""
+    x = x.clone().requires_grad_()
+    out = op(x, torch.tensor([[0.0, *box]]), **kw)
+    out.sum().backward()
+    return out.detach()[0, 0], x.grad[0, 0]
+
+
+def _figure(title, bins, quantised, box, points, out, grad, grad_title):
+    """Three panels: the map with the geometry; the output; the gradient on the map."""
+    x = feature_map()[0, 0]
+    centres = [i + HALF for i in range(SIZE)]
+    ph, pw = out.shape
+    tx, ty = _outline(bins)
+    qx, qy = _outline([quantised] if quantised else [])
+    bx, by = _outline([box])
+    line = dict(color="#111", width=2)
+    g = [[round(v, 4) for v in row] for row in grad.tolist()]
+    fig = go.Figure([
+        go.Heatmap(z=x.int().tolist(), x=centres, y=centres, colorscale="Greys", zmin=-20,
+                   zmax=90, showscale=False, texttemplate="%{z}", textfont=dict(size=10),
+                   hovertemplate="x[%{y:.0f}, %{x:.0f}] = %{z}<extra></extra>"),
+        go.Scatter(x=tx, y=ty, mode="lines", line=dict(color=COLORS[0], width=2.5),
+                   name="bins", hoverinfo="skip"),
+        go.Scatter(x=qx, y=qy, mode="lines", line=dict(color=COLORS[3], width=2, dash="dot"),
+                   name="quantised RoI", hoverinfo="skip"),
+        go.Scatter(x=bx, y=by, mode="lines", line=dict(line, dash="dash"), name="RoI",
+                   hoverinfo="skip"),
+        go.Scatter(x=points[0], y=points[1], mode="markers", name=points[2],
+                   marker=dict(color=COLORS[1], size=7, line=dict(color="#111", width=1)),
+                   hovertemplate="(%{x:.3f}, %{y:.3f})<extra></extra>"),
+        go.Heatmap(z=[[round(v, 3) for v in row] for row in out.tolist()],
+                   colorscale="Blues", showscale=False, texttemplate="%{z}", xaxis="x2",
+                   yaxis="y2", hovertemplate="y[%{y}, %{x}] = %{z}<extra></extra>"),
+        go.Heatmap(z=g, x=centres, y=centres, colorscale="Oranges", showscale=False,
+                   xaxis="x3", yaxis="y3", text=[[f"{v:.3g}" if v else "" for v in row]
+                                                 for row in g],
+                   texttemplate="%{text}", textfont=dict(size=10),
+                   hovertemplate="dL/dx[%{y:.0f}, %{x:.0f}] = %{z}<extra></extra>"),
+    ])
+    square = dict(showgrid=False, zeroline=False, constrain="domain")
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)), height=460,
+        margin=dict(l=30, r=10, t=90, b=40),
+        legend=dict(orientation="h", y=-0.12, yanchor="top", x=0),
+        xaxis=dict(square, domain=[0, 0.44], range=RANGE, dtick=1),
+        yaxis=dict(square, range=RANGE[::-1], dtick=1, scaleanchor="x"),
+        xaxis2=dict(square, domain=[0.48, 0.62], range=[-0.5, 2.5], anchor="y2",
+                    title=f"output y ({ph}×{pw})", tickvals=list(range(pw))),
+        yaxis2=dict(square, range=[2.5, -0.5], anchor="x2", scaleanchor="x2",
+                    tickvals=list(range(ph))),
+        xaxis3=dict(square, domain=[0.66, 1], range=[0, SIZE], anchor="y3", dtick=1,
+                    title=grad_title),
+        yaxis3=dict(square, range=[SIZE, 0], anchor="x3", scaleanchor="x3", dtick=1),
+    )
+    return fig
+
+
+def roi_pool_figure(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale=1.0):
+    """RoI Pool of one box ``(x1, y1, x2, y2)`` (image pixels; map cells when the scale is 1)
+    on the 8 x 8 map: the box, its quantised cells, the clipped bins, their argmax cells."""
+    box = (x1, y1, x2, y2)
+    bins = kernels.roi_pool_bins(box, output_size, spatial_scale, height=SIZE, width=SIZE)
+    out, grad = _gradient(kernels.roi_pool, feature_map(), box, output_size=output_size,
+                          spatial_scale=spatial_scale)
+    # a bin covers cells [start, end): its drawn edges are exactly those integers
+    rects = [(c0, r0, c1, r1) for r0, r1 in bins.rows.tolist() for c0, c1 in bins.cols.tolist()
+             if r1 > r0 and c1 > c0]
+    qx0, qy0, qx1, qy1 = bins.roi.tolist()  # cells x1'..x2' inclusive
+    hit = torch.nonzero(grad > 0)
+    points = ([w + HALF for w in hit[:, 1].tolist()], [h + HALF for h in hit[:, 0].tolist()],
+              "argmax cells")
+    s = spatial_scale
+    title = (f"RoI Pool: box ({x1:g}, {y1:g})–({x2:g}, {y2:g}) × {s:g} → cells "
+             f"{qx0}..{qx1} × {qy0}..{qy1}<br><sup>rows per bin "
+             f"{[tuple(r) for r in bins.rows.tolist()]}, columns "
+             f"{[tuple(c) for c in bins.cols.tolist()]} (clipped, end excluded)</sup>")
+    return _figure(title, rects, (qx0, qy0, qx1 + 1, qy1 + 1),
+                   tuple(v * s for v in box), points, out, grad, "dL/dx (bins routed here)")
+
+
+def roi_align_figure(box="fractional (0.7, 2.6)-(6.3, 7.4)", output_size=2, sampling_ratio=-1,
+                     aligned=False, mode="avg", spatial_scale=1.0):
+    """RoI Align of one preset box (a key of :data:`BOXES`, or a 4-tuple) on the 8 x 8 map:
+    the box, the bins and sample points where the kernel samples, outputs and gradient."""
+    coords = BOXES[box] if isinstance(box, str) else tuple(box)
+    g = kernels.roi_align_grid(coords, output_size, spatial_scale, sampling_ratio, aligned)
+    out, grad = _gradient(kernels.roi_align, feature_map(), coords, output_size=output_size,
+                          spatial_scale=spatial_scale, sampling_ratio=sampling_ratio,
+                          aligned=aligned, mode=mode)
+    ye, xe = (g.y_edges + HALF).tolist(), (g.x_edges + HALF).tolist()
+    rects = [(xe[j], ye[i], xe[j + 1], ye[i + 1]) for i in range(len(ye) - 1)
+             for j in range(len(xe) - 1)]
+    ys, xs = (g.ys + HALF).flatten().tolist(), (g.xs + HALF).flatten().tolist()
+    points = ([x for _ in ys for x in xs], [y for y in ys for _ in xs], "sample points")
+    gh, gw = g.ys.shape[1], g.xs.shape[1]
+    how = "average" if mode == "avg" else "maximum"
+    title = (f"RoI Align ({how}, aligned={aligned}): {gh}×{gw} samples per bin "
+             f"({'adaptive' if sampling_ratio <= 0 else 'sampling_ratio'})<br><sup>bins "
+             f"{(xe[1] - xe[0]):.3g} × {(ye[1] - ye[0]):.3g} cells; every sample is a bilinear "
+             f"mix of its 4 nearest cell centres</sup>")
+    s = spatial_scale
+    return _figure(title, rects, None, tuple(v * s for v in coords), points, out, grad,
+                   "dL/dx (bilinear weights)")
+
+
+def misalignment_figure(x, curves, ytitle="worst |bin start − true bin start| (image pixels)"):
+    """Lines ``curves[name]`` (misalignment in image pixels) against box position ``x``.
+
+    The chapter computes the curves with :func:`kernels.roi_pool_bins` and
+    :func:`kernels.roi_align_grid`; this only draws them.
+    """
+    dash = ["solid", "dot", "dash", "dashdot"]
+    fig = go.Figure([go.Scatter(x=list(x), y=[round(v, 3) for v in ys], mode="lines",
+                                name=name, line=dict(color=COLORS[i % len(COLORS)],
+                                                     dash=dash[i % len(dash)], width=2),
+                                hovertemplate="x1 = %{x} px: %{y} px<extra>" + name + "</extra>")
+                     for i, (name, ys) in enumerate(curves.items())])
+    fig.update_layout(height=380, xaxis_title="left edge x1 of the box (image pixels)",
+                      yaxis_title=ytitle,
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom"),
+                      margin=dict(t=60))
+    return fig

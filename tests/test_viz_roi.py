@@ -1,0 +1,136 @@
+"""The RoI figures draw what the kernels compute (outputs and gradients checked against the loop
+reference), keep the same traces and axes in every frame, fit a static page, and drive live."""
+import itertools
+import json
+
+import pytest
+import torch
+
+import kernels
+from kernels.viz import Explorer, Param
+from kernels.viz import roi as V
+from roi_reference import roi_align_ref, roi_pool_ref
+
+BINS, QUANTISED, BOX, POINTS, OUTPUT, GRAD = 1, 2, 3, 4, 5, 6  # trace order of every figure
+POOL_DEFAULT = dict(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale=1.0)
+
+
+def _z(trace):
+    return torch.tensor([list(row) for row in trace.z], dtype=torch.float64)
+
+
+def _rects(trace):
+    """The rectangles of an outline trace: (x0, y0, x1, y1) per None-separated loop."""
+    xs, ys = list(trace.x), list(trace.y)
+    return sorted((min(xs[i:i + 5]), min(ys[i:i + 5]), max(xs[i:i + 5]), max(ys[i:i + 5]))
+                  for i in range(0, len(xs), 6))
+
+
+def _grid(g):
+    return [dict(zip(g, combo)) for combo in itertools.product(*g.values())]
+
+
+def test_pool_figure_notes_example_by_hand():
+    # the notes' 5 x 7 region: box (0, 3)-(6, 7), inclusive cells -> rows 3..7, cols 0..6;
+    # bins 2.5 x 3.5 cells: rows [3, 6) and [5, 8), columns [0, 4) and [3, 7) (they overlap)
+    fig = V.roi_pool_figure(0.0, 3.0, 6.0, 7.0, 2)
+    assert _rects(fig.data[BINS]) == sorted((c0, r0, c1, r1) for r0, r1 in ((3, 6), (5, 8))
+                                            for c0, c1 in ((0, 4), (3, 7)))
+    assert _rects(fig.data[QUANTISED]) == [(0, 3, 7, 8)]
+    assert _rects(fig.data[BOX]) == [(0, 3, 6, 7)]
+
+
+@pytest.mark.parametrize("change", [{}, dict(x1=0.5, y1=2.5, x2=6.5, y2=7.5, output_size=3),
+                                    dict(x1=1.4, y2=7.0, spatial_scale=0.5)])
+def test_pool_figure_draws_the_kernel(change):
+    p = {**POOL_DEFAULT, **change}
+    fig = V.roi_pool_figure(**p)
+    box = (p["x1"], p["y1"], p["x2"], p["y2"])
+    rois = torch.tensor([[0.0, *box]])
+    out, grad = roi_pool_ref(V.feature_map(), rois, p["output_size"], p["spatial_scale"])
+    torch.testing.assert_close(_z(fig.data[OUTPUT]), out[0, 0])
+    torch.testing.assert_close(_z(fig.data[GRAD]), grad[0, 0])
+    bins = kernels.roi_pool_bins(box, p["output_size"], p["spatial_scale"], height=8, width=8)
+    assert _rects(fig.data[BINS]) == sorted((c0, r0, c1, r1) for r0, r1 in bins.rows.tolist()
+                                            for c0, c1 in bins.cols.tolist())
+    x1, y1, x2, y2 = bins.roi.tolist()
+    assert _rects(fig.data[QUANTISED]) == [(x1, y1, x2 + 1, y2 + 1)]
+    s = p["spatial_scale"]
+    assert _rects(fig.data[BOX]) == [(box[0] * s, box[1] * s, box[2] * s, box[3] * s)]
+    hit = sorted(zip(fig.data[POINTS].y, fig.data[POINTS].x))  # argmax markers: cell centres
+    assert hit == sorted((h + 0.5, w + 0.5) for h, w in torch.nonzero(grad[0, 0]).tolist())
+
+
+@pytest.mark.parametrize("p", [dict(), dict(box="notes' proposal (0, 3)-(7, 8)", output_size=3,
+                                            sampling_ratio=2, aligned=True, mode="max"),
+                               dict(box="partly outside (5.4, 5.2)-(9.3, 8.9)", sampling_ratio=1,
+                                    mode="max"),
+                               dict(box="small (2.2, 2.3)-(3.6, 3.4)", aligned=True)])
+def test_align_figure_draws_the_kernel(p):
+    fig = V.roi_align_figure(**p)
+    full = dict(box="fractional (0.7, 2.6)-(6.3, 7.4)", output_size=2, sampling_ratio=-1,
+                aligned=False, mode="avg") | p
+    box = V.BOXES[full.pop("box")]
+    out, grad = roi_align_ref(V.feature_map(), torch.tensor([[0.0, *box]]), **full)
+    torch.testing.assert_close(_z(fig.data[OUTPUT]), out[0, 0], rtol=0, atol=1e-3)
+    torch.testing.assert_close(_z(fig.data[GRAD]), grad[0, 0], rtol=0, atol=1e-4)
+    g = kernels.roi_align_grid(box, full["output_size"], 1.0, full["sampling_ratio"],
+                               full["aligned"])
+    want = sorted((y + 0.5, x + 0.5) for y in g.ys.flatten().tolist()
+                  for x in g.xs.flatten().tolist())  # index coordinates drawn at v + 0.5
+    got = sorted(zip(fig.data[POINTS].y, fig.data[POINTS].x))
+    torch.testing.assert_close(torch.tensor(got).view(-1, 2), torch.tensor(want).view(-1, 2))
+    torch.testing.assert_close(torch.tensor(_rects(fig.data[BOX])), torch.tensor([box]))
+    assert fig.data[QUANTISED].x == ()  # RoI Align does not quantise
+
+
+def test_same_traces_and_axes_in_every_frame():
+    # the static page stores only differences from a base figure: keep traces and axes fixed
+    frames = ([V.roi_pool_figure(**p) for p in _grid(V.POOL_GRID)[::13]] +
+              [V.roi_align_figure(box=b, **p) for b in V.BOXES for p in _grid(V.ALIGN_GRID)[::5]])
+    base = frames[0]
+    for fig in frames:
+        assert [t.type for t in fig.data] == [t.type for t in base.data]
+        for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2", "xaxis3", "yaxis3"):
+            assert fig.layout[axis].range == base.layout[axis].range
+
+
+def _explorers():
+    pool = Explorer(V.roi_pool_figure, **{
+        name: Param(values, name, default=POOL_DEFAULT[name])
+        for name, values in V.POOL_GRID.items()})
+    align = Explorer(V.roi_align_figure,
+                     box=Param(list(V.BOXES), "box", default="fractional (0.7, 2.6)-(6.3, 7.4)"),
+                     **{name: Param(values, name) for name, values in V.ALIGN_GRID.items()})
+    return pool, align
+
+
+def test_grids_fit_a_static_page():
+    pool, align = _explorers()
+    sizes = []
+    for ex, frames in ((pool, 324), (align, 96)):
+        payload = ex.payload()
+        assert len(payload["frames"]) == frames <= 512
+        sizes.append(len(json.dumps(payload)))
+    assert sum(sizes) < 600_000, sizes  # both together well inside the 1.5 MB page budget
+
+
+def test_live_explorers_redraw_from_the_kernels():
+    pool, align = _explorers()
+    pool.controls["x2"].value = 6.0
+    pool.controls["y2"].value = 7.0
+    want = kernels.roi_pool(V.feature_map(), torch.tensor([[0, 0, 3, 6, 7.0]]), 2)
+    torch.testing.assert_close(_z(pool.figure.data[OUTPUT]), want[0, 0].double())
+    align.controls["mode"].value = "max"
+    align.controls["aligned"].value = True
+    box = V.BOXES["fractional (0.7, 2.6)-(6.3, 7.4)"]
+    want = kernels.roi_align(V.feature_map(), torch.tensor([[0, *box]]), 2, aligned=True,
+                             mode="max")
+    torch.testing.assert_close(_z(align.figure.data[OUTPUT]), want[0, 0].double(), rtol=0,
+                               atol=1e-3)
+
+
+def test_misalignment_figure_draws_its_curves():
+    fig = V.misalignment_figure([0, 1, 2], {"a": [0.0, -0.25, 0.5], "b": [1.0, 2.0, 3.0]})
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[0].y) == [0.0, -0.25, 0.5] and list(fig.data[1].x) == [0, 1, 2]
