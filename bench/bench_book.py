@@ -134,6 +134,18 @@ def live_recompute(n_changes=40) -> dict[str, list[float]]:
     return results
 
 
+def report(title: str, results: dict[str, list[float]], target: float) -> None:
+    """Per-page median and 90th percentile of a list of timings, then the median of all."""
+    print(f"\n{title:40s} {'median ms':>10s} {'p90 ms':>8s} {'n':>5s}")
+    everything = []
+    for name, times in results.items():
+        everything += times
+        q = statistics.quantiles(times, n=10)
+        print(f"{name:40s} {statistics.median(times):10.2f} {q[-1]:8.2f} {len(times):5d}")
+    if everything:
+        print(f"{'ALL':40s} {statistics.median(everything):10.2f}   target <= {target}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-build", action="store_true", help="skip the cold build timing")
@@ -153,24 +165,8 @@ def main():
         flag = "" if mb <= TARGETS["page_mb"] else "  OVER TARGET"
         print(f"{name:40s} {mb:13.3f}{flag}")
 
-    print(f"\n{'static frame switch (Chromium)':40s} {'median ms':>10s} {'p90 ms':>8s} {'n':>5s}")
-    all_switch = []
-    for name, times in frame_switches().items():
-        all_switch += times
-        q = statistics.quantiles(times, n=10)
-        print(f"{name:40s} {statistics.median(times):10.2f} {q[-1]:8.2f} {len(times):5d}")
-    if all_switch:
-        print(f"{'ALL':40s} {statistics.median(all_switch):10.2f}   target <= {TARGETS['switch_ms']}")
-
-    print(f"\n{'live recompute per control change':40s} {'median ms':>10s} {'p90 ms':>8s} {'n':>5s}")
-    all_live = []
-    for name, times in live_recompute().items():
-        all_live += times
-        q = statistics.quantiles(times, n=10)
-        print(f"{name:40s} {statistics.median(times):10.2f} {q[-1]:8.2f} {len(times):5d}")
-    if all_live:
-        print(f"{'ALL':40s} {statistics.median(all_live):10.2f}   target <= {TARGETS['live_ms']}")
-
+    report("static frame switch (Chromium)", frame_switches(), TARGETS["switch_ms"])
+    report("live recompute per control change", live_recompute(), TARGETS["live_ms"])
 
 if __name__ == "__main__":
     main()
