@@ -104,19 +104,22 @@ class Explorer:
     def payload(self) -> dict:
         """Everything the page script needs: controls, base figure, pooled per-frame edits."""
         names = list(self.params)
-        base = _frames.figure_json(self.figure_fn(**self.values), self.digits)
-        payload = _frames.Payload(base)
-        for combo in itertools.product(*(p.values for p in self.params.values())):
-            payload.add(_frames.figure_json(self.figure_fn(**dict(zip(names, combo))),
-                                            self.digits))
+        combos = list(itertools.product(*(p.values for p in self.params.values())))
+        figures = [_frames.figure_json(self.figure_fn(**dict(zip(names, combo))), self.digits)
+                   for combo in combos]
+        # The base is the frame at the initial values (evaluated once, like every other frame).
+        payload = _frames.Payload(figures[combos.index(tuple(self.values[n] for n in names))])
+        for fig in figures:
+            payload.add(fig)
         return {"controls": self.payload_controls(), **payload.to_dict()}
 
     def to_html(self) -> str:
-        data = json.dumps(self.payload(), separators=(",", ":"), allow_nan=False)
+        payload = self.payload()
+        data = json.dumps(payload, separators=(",", ":"), allow_nan=False)
         data = data.replace("</", "<\\/")  # a "</script>" inside a string must not end the tag
         uid = uuid.uuid4().hex[:10]
         rows = []
-        for c in self.payload_controls():
+        for c in payload["controls"]:
             cid = f"kx-{uid}-{c['name']}"
             label = f'<label for="{cid}">{html.escape(c["label"])}</label>'
             if c["numeric"]:
