@@ -10,7 +10,7 @@ BOOK   ?= .
 JB_FLAGS := --warningiserror --nitpick --keep-going
 CHAPTERS := $(wildcard book/*.md)
 
-.PHONY: html test test-fast serve bench notebooks clean
+.PHONY: html test test-fast fuzz serve bench notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: html
 # Without the browser tests (no build needed).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser"
+
+# Property tests (hypothesis) of every op against its reference, with many more examples.
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest -m property --hypothesis-profile=fuzz
 
 serve:
 	@test -f $(SITE)/index.html || { echo "Run 'make html' first"; exit 1; }

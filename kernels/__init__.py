@@ -5,20 +5,21 @@ independent reference in ``tests/``. ``import kernels`` pulls in torch (and nump
 plotly views live in :mod:`kernels.viz`.
 
 Functions follow torch / torchvision names, argument order and defaults, so that the builtin
-can stand in for ours and the other way round.
+can stand in for ours and the other way round. One module per concept:
+``kernels/<op>.py`` is tested by ``tests/test_<op>.py``.
 """
-from importlib import import_module as _import_module
-
-# One module per concept; each declares its public names in ``__all__``.
-_MODULES = ("conv", "gridding", "softmax", "roi_pool", "roi_align", "receptive_field", "aspp")
-
-__all__ = []
-for _name in _MODULES:
-    _mod = _import_module(f".{_name}", __name__)
-    for _public in _mod.__all__:
-        globals()[_public] = getattr(_mod, _public)
-    __all__ += list(_mod.__all__)
-del _name, _mod
+from .aspp import ASPP, TraceRow, aspp_trace, atrous_offsets, valid_weight_counts, valid_weight_map
+from .conv import Conv2d, conv2d, conv_output_size, effective_kernel_size
+from .erf import (effective_receptive_field, empirical_receptive_field, erf_growth, erf_moments,
+                  erf_profile, uniform_erf_std)
+from .gridding import GriddingReport, dilated_footprint, gridding_report
+from .models import (alexnet_features, conv_stack, mobilenet_v1_features, resnet50_features,
+                     vgg16_features)
+from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
+from .roi_align import RoIAlign, roi_align, roi_align_grid
+from .roi_pool import RoIPool, roi_pool, roi_pool_bins
+from .softmax import (CrossEntropyLoss, LogSoftmax, Softmax, cross_entropy, log_softmax,
+                      smooth_one_hot, softmax)
 
 __version__ = "0.1.0"
 
@@ -30,4 +31,23 @@ def default_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-__all__.append("default_device")
+__all__ = [
+    # convolution and its arithmetic (kernels/conv.py), dilated stacks (kernels/gridding.py)
+    "conv2d", "Conv2d", "conv_output_size", "effective_kernel_size",
+    "dilated_footprint", "gridding_report", "GriddingReport",
+    # receptive fields: analytic, exact (autograd), effective
+    "receptive_field", "ReceptiveField", "LayerField", "ReceptiveFieldWarning",
+    "empirical_receptive_field", "effective_receptive_field", "erf_moments", "erf_profile",
+    "uniform_erf_std", "erf_growth",
+    # classic networks to measure
+    "conv_stack", "alexnet_features", "vgg16_features", "resnet50_features",
+    "mobilenet_v1_features",
+    # DeepLabV3
+    "ASPP", "TraceRow", "aspp_trace", "atrous_offsets", "valid_weight_map", "valid_weight_counts",
+    # detection
+    "roi_pool", "RoIPool", "roi_pool_bins", "roi_align", "RoIAlign", "roi_align_grid",
+    # losses
+    "softmax", "log_softmax", "Softmax", "LogSoftmax",
+    "cross_entropy", "smooth_one_hot", "CrossEntropyLoss",
+    "default_device",
+]
