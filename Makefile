@@ -22,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 # Executes every chapter (cached; the cache is wiped when kernels/ changes) and fails on a
 # failing cell, a Sphinx warning or a broken reference.
 html: $(STAMP)
-	KERNELS_BOOK_BUILD=1 $(BIN)/jupyter-book build $(BOOK) $(JB_FLAGS)
+	$(BIN)/jupyter-book build $(BOOK) $(JB_FLAGS)
 	@echo "Built $(BOOK)/$(SITE)/index.html"
 
 # Everything: kernels against references, live explorers, and the built site in Chromium.

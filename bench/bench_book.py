@@ -13,9 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import os
 import random
 import statistics
 import subprocess
@@ -33,11 +30,10 @@ TARGETS = {"page_mb": 1.5, "switch_ms": 16.0, "live_ms": 30.0, "build_s": 120.0}
 
 def cold_build() -> float:
     with tempfile.TemporaryDirectory() as out:
-        env = dict(os.environ, KERNELS_BOOK_BUILD="1")
         t0 = time.perf_counter()
         subprocess.run([str(ROOT / ".venv" / "bin" / "jupyter-book"), "build", str(ROOT),
                         "--path-output", out, "--warningiserror", "--nitpick", "--keep-going"],
-                       check=True, env=env, capture_output=True)
+                       check=True, capture_output=True)
         return time.perf_counter() - t0
 
 
@@ -92,45 +88,32 @@ def frame_switches(n_per_explorer=60) -> dict[str, list[float]]:
 
 
 def live_recompute(n_changes=40) -> dict[str, list[float]]:
-    import jupytext
-    from IPython.core.interactiveshell import InteractiveShell
+    """Move random controls of every Explorer each chapter declares (kernels/viz/<chapter>.py)
+    and time each redraw of its FigureWidget."""
+    import importlib.util
 
-    from kernels.viz import explorer as ex_mod
+    from kernels.viz import Explorer, declared
 
-    created = []
-    original_init = ex_mod.Explorer.__init__
-
-    def recording_init(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        created.append(self)
-
-    ex_mod.Explorer.__init__ = recording_init
-    ex_mod.set_mode("live")
-    shell = InteractiveShell.instance()
     results = {}
     rng = random.Random(0)
-    try:
-        for name in chapters():
-            created.clear()
-            with contextlib.redirect_stdout(io.StringIO()):  # the chapters' prints
-                for cell in jupytext.read(ROOT / f"{name}.md").cells:
-                    if cell.cell_type == "code":
-                        shell.run_cell(cell.source, silent=True).raise_error()
-            times = []
-            for ex in created:
-                ex.figure  # build the widget once, as displaying it would
-                movable = [n for n, p in ex.params.items() if len(p.values) > 1]
-                for _ in range(n_changes if movable else 0):
-                    pname = rng.choice(movable)
-                    choices = [v for v in ex.params[pname].values if v != ex.values[pname]]
-                    t0 = time.perf_counter()
-                    ex.controls[pname].value = rng.choice(choices)
-                    times.append((time.perf_counter() - t0) * 1e3)
-            if times:
-                results[name] = times
-    finally:
-        ex_mod.Explorer.__init__ = original_init
-        ex_mod.set_mode(None)
+    for name in chapters():
+        module = f"kernels.viz.{Path(name).name}"
+        if importlib.util.find_spec(module) is None:
+            continue
+        importlib.import_module(module)
+        times = []
+        for fn in declared(module):
+            ex = Explorer(fn)
+            ex.figure  # build the widget once, as displaying it would
+            movable = [n for n, p in ex.params.items() if len(p.values) > 1]
+            for _ in range(n_changes if movable else 0):
+                pname = rng.choice(movable)
+                choices = [v for v in ex.params[pname].values if v != ex.values[pname]]
+                t0 = time.perf_counter()
+                ex.controls[pname].value = rng.choice(choices)
+                times.append((time.perf_counter() - t0) * 1e3)
+        if times:
+            results[name] = times
     return results
 
 

@@ -1,4 +1,5 @@
 """The build machinery: loud failures, kernels-aware cache, paired notebooks, offline config."""
+import os
 import shutil
 import subprocess
 import sys
@@ -32,8 +33,8 @@ def toc_files():
     return [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
 
 
-def build_tiny_book(tmp_path, code="print(1 + 1)", text="Fine."):
-    """Our _config.yml and extension around one chapter, built with the Makefile's own flags."""
+def tiny_book(tmp_path, code, text):
+    """Our _config.yml and extension around one chapter, in ``tmp_path``."""
     (tmp_path / "book").mkdir()
     for item in ("book/_ext", "book/_static"):
         shutil.copytree(ROOT / item, tmp_path / item,
@@ -41,8 +42,30 @@ def build_tiny_book(tmp_path, code="print(1 + 1)", text="Fine."):
     shutil.copy(ROOT / "_config.yml", tmp_path)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/index\n")
     (tmp_path / "book" / "index.md").write_text(CHAPTER.format(code=code, text=text))
+
+
+def build_tiny_book(tmp_path, code="print(1 + 1)", text="Fine."):
+    """The tiny book built with the Makefile's own flags."""
+    tiny_book(tmp_path, code, text)
     return subprocess.run(["make", "-s", "-C", str(ROOT), "html", f"BOOK={tmp_path}"],
                           capture_output=True, text=True, timeout=300)
+
+
+def test_plain_jupyter_book_build_gives_static_explorers(tmp_path):
+    """`jupyter-book build .` alone, with nothing set in the environment, writes the static
+    Explorer into the page (the book's extension selects the mode, not the Makefile)."""
+    code = ("import plotly.graph_objects as go\n"
+            "from kernels.viz import Explorer, Param\n"
+            "Explorer(lambda a=1: go.Figure(go.Scatter(x=[a], y=[a])), a=Param([1, 2], 'a'))")
+    tiny_book(tmp_path, code, "Fine.")
+    env = {k: v for k, v in os.environ.items() if k != "KERNELS_BOOK_BUILD"}
+    jb = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jb), "build", str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    page = (tmp_path / "_build" / "html" / "book" / "index.html").read_text()
+    assert 'class="kx-explorer"' in page and 'class="kx-data"' in page
+    assert "application/vnd.jupyter.widget-view+json" not in page
 
 
 def test_a_correct_tiny_book_builds(tmp_path):

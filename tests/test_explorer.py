@@ -6,8 +6,9 @@ import sys
 import plotly.graph_objects as go
 import pytest
 
-from kernels.viz import Explorer, Param, _frames, mode, set_mode
-from kernels.viz.arithmetic import conv_arithmetic_figure, read_positions
+import functools
+
+from kernels.viz import Explorer, Param, _frames, declared, explorable, mode, set_mode
 
 
 def toy(a=1, b="x"):
@@ -70,19 +71,32 @@ def test_html_escapes_script_end_and_labels():
     assert payload["base"]["layout"]["title"]["text"] == "</script><b>"
 
 
+@explorable(a=Param([1, 2, 3], "a", default=2), b=Param(["x", "y"], "b"))
+def declared_toy(a=2, b="x"):
+    return toy(a, b)
+
+
+def test_a_declared_grid_is_used_overridden_and_registered():
+    assert declared_toy in declared(__name__) and declared_toy in declared()
+    assert declared(__name__ + ".nothing") == []
+    ex = Explorer(declared_toy)
+    assert [c["label"] for c in ex.payload_controls()] == ["a", "b"]
+    assert ex.values == {"a": 2, "b": "x"} and len(ex.payload()["frames"]) == 6
+    narrower = Explorer(declared_toy, a=Param([1], "only one"))  # replaces one entry
+    assert [c["label"] for c in narrower.payload_controls()] == ["only one", "b"]
+    bound = Explorer(functools.partial(declared_toy, b="y"))  # a bound argument has no control
+    assert list(bound.params) == ["a"] and bound.figure_fn(a=3).layout.title.text == "a=3 b=y"
+
+
 def test_live_controls_recompute_through_the_figure_function():
-    ex = Explorer(conv_arithmetic_figure, kernel_size=Param([1, 3, 5], "kernel size k", default=3),
-                  stride=Param([1, 2, 3], "stride s"), dilation=Param([1, 2], "dilation d"))
+    ex = Explorer(declared_toy)
     fig = ex.figure
-    assert [c.description for c in ex.controls.values()] == ["kernel size k", "stride s",
-                                                             "dilation d"]
-    ex.controls["stride"].value = 2
-    ex.controls["dilation"].value = 2
+    assert [c.description for c in ex.controls.values()] == ["a", "b"]
+    ex.controls["a"].value = 3
+    ex.controls["b"].value = "y"
     assert ex.figure is fig  # one widget, updated in place
-    taps = read_positions(7, 3, 2, 0, 2)  # [O, K] input index read by each tap
-    assert list(fig.data[1].text) == [f"x[{i}]" for i in taps.flatten().tolist()]
-    assert fig.layout.title.text == conv_arithmetic_figure(7, 3, 2, 0, 2).layout.title.text
-    assert "output size" in fig.layout.title.text and fig.layout.title.text.endswith("= 2")
+    assert fig.layout.title.text == "a=3 b=y"
+    assert list(fig.data[1].x) == [0, 1, 2]
 
 
 def test_live_update_handles_a_changing_number_of_traces():
@@ -115,6 +129,8 @@ def test_mode_follows_the_build_environment(monkeypatch):
     (lambda: Param([1, 2], "a", default=3), ValueError, "default 3 is not one of"),
     (lambda: Explorer(toy, a=[1, 2]), TypeError, "parameter 'a' must be a Param"),
     (lambda: Explorer(42), TypeError, "figure_fn must be callable"),
+    (lambda: explorable(a=[1, 2]), TypeError, "parameter 'a' must be a Param"),
+    (lambda: explorable(a=Param(range(30), "a"), b=Param(range(30), "b")), ValueError, "900"),
     (lambda: Explorer(toy, a=Param(range(30), "a"), b=Param([str(i) for i in range(30)], "b")),
      ValueError, "30 x 30 = 900 points"),
     (lambda: set_mode("web"), ValueError, "mode must be"),

@@ -112,7 +112,7 @@ def test_every_control_redraws_its_plot(site, path):
 def test_static_frame_matches_the_figure_function(site):
     """The intro's explorer, moved in the browser, draws what the Python function returns."""
     from kernels.viz import _frames
-    from kernels.viz.arithmetic import conv_arithmetic_figure
+    from kernels.viz.intro import conv_arithmetic_figure
 
     page, log = open_page(site, "book/intro.html")
     try:

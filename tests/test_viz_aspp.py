@@ -6,14 +6,15 @@ import pytest
 import torch
 
 import kernels
-from kernels.viz import Explorer, Param
+from kernels.viz import Explorer
 from kernels.viz import aspp as V
+
+RATES = V.valid_weights_figure.params["rate"].values
+FEATURE_SIZES = V.valid_weights_figure.params["feature_size"].values
 
 
 def _explorer():
-    return Explorer(V.valid_weights_figure,
-                    rate=Param(V.RATES, "atrous rate r", default=6),
-                    feature_size=Param(V.FEATURE_SIZES, "feature map size n", default=65))
+    return Explorer(V.valid_weights_figure)
 
 
 def _filled(trace):

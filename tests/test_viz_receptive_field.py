@@ -7,11 +7,13 @@ import pytest
 import torch
 
 import kernels
-from kernels.viz import Explorer, Param
+from kernels.viz import Explorer
 from kernels.viz import receptive_field as V
 
 
-def grid(g):
+def grid(fn):
+    """Every point of the grid declared for ``fn`` (the chapter's sliders), as kwargs."""
+    g = {name: p.values for name, p in fn.params.items()}
     return [dict(zip(g, combo)) for combo in itertools.product(*g.values())]
 
 
@@ -23,7 +25,7 @@ def stack_for(p):
 def test_field_figure_draws_the_kernel_results_for_every_frame():
     n = V.input_side()
     size = (V.ERF_CHANNELS, n, n)
-    for p in grid(V.FIELD_GRID):
+    for p in grid(V.field_figure):
         fig = V.field_figure(**p)
         stack = stack_for(p)
         rf = kernels.receptive_field(stack, size)
@@ -62,7 +64,8 @@ def test_dilated_frames_show_holes_and_plain_frames_none():
 
 
 def test_explorer_drives_live_and_builds_a_light_static_page():
-    ex = Explorer(V.field_figure, **{k: Param(v, k) for k, v in V.FIELD_GRID.items()})
+    ex = Explorer(V.field_figure)
+    ex.controls["kernel_size"].value = 2
     ex.controls["layers"].value = 4
     ex.controls["dilation"].value = 2
     expected = V.field_figure(layers=4, kernel_size=2, stride=1, dilation=2)
@@ -111,6 +114,13 @@ def test_kernels_modules_of_this_chapter_do_not_import_plotly():
     assert out.stdout.strip() == "False"
 
 
+def test_a_live_call_off_the_grid_gets_a_larger_input():
+    fig = V.field_figure(layers=6, kernel_size=3, stride=2, dilation=2)
+    n = fig.layout.xaxis.range[1] + 0.5
+    assert n > V.input_side()
+    assert max(fig.data[0].x) < n  # the whole field is drawn
+
+
 @pytest.mark.parametrize("bad", [dict(layers=0), dict(kernel_size=0)])
 def test_bad_slider_values_fail_in_the_kernel(bad):
     with pytest.raises(ValueError, match="must be positive"):
@@ -118,6 +128,6 @@ def test_bad_slider_values_fail_in_the_kernel(bad):
 
 
 def test_field_figure_keeps_trace_order_for_the_static_diff():
-    types = {tuple(t.type for t in V.field_figure(**p).data) for p in grid(V.FIELD_GRID)}
+    types = {tuple(t.type for t in V.field_figure(**p).data) for p in grid(V.field_figure)}
     assert len(types) == 1
     assert torch.get_default_dtype() == torch.float32  # views leave global state alone

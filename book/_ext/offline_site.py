@@ -6,6 +6,9 @@
   plotly.js is added only to pages that hold a figure, so text-only pages stay light.
 * sphinx-thebe is unhooked: the book offers Binder and Colab launch buttons instead of Thebe,
   and sphinx-thebe injects its inline script twice (a console error) and points at unpkg.
+* The chapters execute in static mode: ``KERNELS_BOOK_BUILD=1`` is set in this process's
+  environment, which the notebook kernels inherit, so ``kernels.viz.Explorer`` writes its
+  frames into the page. ``jupyter-book build .`` alone gives a correct site.
 * The execution cache (jupyter-cache) hashes only a notebook's own cells; a fingerprint of every
   file under ``kernels/`` is stored beside it and the cache is wiped when it changes, so a
   change to a kernel re-executes every chapter.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -94,6 +98,8 @@ def _on_page_context(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    # Before any notebook kernel starts: kernels are started with this process's environment.
+    os.environ["KERNELS_BOOK_BUILD"] = "1"
     _drop_thebe(app)
     app.connect("config-inited", _on_config_inited, priority=900)
     app.connect("builder-inited", _on_builder_inited)

@@ -2,14 +2,17 @@
 
 A figure function takes plain keyword parameters and returns a ``plotly.graph_objects.Figure``
 that only draws numbers computed by :mod:`kernels`. :class:`Explorer` wraps one figure function
-with a grid of :class:`Param` values and renders it two ways from the same code:
+with the grid of :class:`Param` values declared beside it (:func:`explorable`) and renders it two ways from the same code:
 
 * **static** (the built website): every grid point is evaluated at build time, only what changes
   between frames is written into the page, and ``_static/kernels-explorer.js`` switches frames;
 * **live** (a running kernel): ipywidgets controls recompute through :mod:`kernels` and update a
   single ``FigureWidget`` in place.
+
+Each chapter ``book/<chapter>.md`` has its views in ``kernels/viz/<chapter>.py``, tested by
+``tests/test_viz_<chapter>.py``.
 """
-from .explorer import Explorer, Param, mode, set_mode, show
+from .explorer import Explorer, Param, declared, explorable, mode, set_mode, show
 from .theme import TEMPLATE
 
-__all__ = ["Explorer", "Param", "mode", "set_mode", "show", "TEMPLATE"]
+__all__ = ["Explorer", "Param", "explorable", "declared", "mode", "set_mode", "show", "TEMPLATE"]

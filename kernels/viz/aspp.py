@@ -1,4 +1,4 @@
-"""Views for the ASPP chapter: valid filter weights at large rates, and each branch's field.
+"""Figures for ``book/aspp.md``: valid filter weights at large rates, and each branch's field.
 
 Every number drawn comes from :mod:`kernels`: :func:`kernels.valid_weight_map` /
 :func:`kernels.valid_weight_counts` for how many taps land on real pixels,
@@ -13,7 +13,9 @@ import torch
 
 import kernels
 
+from .explorer import Param, explorable
 from .theme import COLORS
+
 
 def _count_colorscale(kk):
     """Stepwise colours for counts 0..kk: white for 0, red (1 valid) through blue (all kk)."""
@@ -41,11 +43,9 @@ def _taps_trace(center, rate, n, lo, hi, name, color, kernel_size=3):
                       hovertemplate="%{text}<extra>" + name + "</extra>")
 
 
-# Slider grid of the chapter's explorer: 16 x 4 = 64 frames.
-RATES = (1, 2, 3, 4, 6, 8, 12, 16, 18, 24, 32, 36, 48, 64, 65, 96)
-FEATURE_SIZES = (9, 17, 33, 65)
-
-
+@explorable(rate=Param((1, 2, 3, 4, 6, 8, 12, 16, 18, 24, 32, 36, 48, 64, 65, 96),
+                       "atrous rate r", default=6),
+            feature_size=Param((9, 17, 33, 65), "feature map size n", default=65))
 def valid_weights_figure(rate=6, feature_size=65, kernel_size=3):
     """Left: valid-weight count of every output position, with the centre position's taps.
     Right: histogram of those counts (the column of Figure 4 of Chen et al. 2017 at this rate)."""
@@ -128,6 +128,8 @@ def _branches(output_stride, crop_size):
                for r, b in zip(rows, aspp.convs)]
 
 
+@explorable(output_stride=Param((16, 8), "output stride"),
+            position=Param(tuple(_POSITIONS), "output position"))
 def aspp_fields_figure(output_stride=16, position="centre", crop_size=513):
     """Every ASPP branch's taps around one position of the backbone feature map of a crop.
 

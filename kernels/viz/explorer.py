@@ -1,15 +1,21 @@
 """Explorer: one figure function + a parameter grid -> sliders on the website and in a kernel.
 
-``Explorer(footprint_figure, rate=Param([1, 2, 3], "Dilation rate d"))`` as the last line of a
-cell shows
+Each grid is declared once, beside its figure function, with :func:`explorable`::
 
-* on the built website (``KERNELS_BOOK_BUILD=1`` while the book executes): HTML controls and a
-  plot; every grid point was evaluated at build time and the page's own script switches frames;
+    @explorable(rate=Param([1, 2, 3], "Dilation rate d", default=2))
+    def footprint_figure(rate=2): ...
+
+and ``Explorer(footprint_figure)`` as the last line of a chapter's cell shows
+
+* on the built website (the book's Sphinx extension sets ``KERNELS_BOOK_BUILD=1`` while the
+  chapters execute): HTML controls and a plot; every grid point was evaluated at build time and
+  the page's own script switches frames;
 * in a live kernel: ipywidgets controls with the same labels; each change calls the figure
   function again and copies the new traces into one ``FigureWidget`` in ``batch_update()``.
 """
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import json
@@ -76,22 +82,64 @@ class Param:
         return str(value)
 
 
+def _check_grid(params: dict) -> None:
+    for name, p in params.items():
+        if not isinstance(p, Param):
+            raise TypeError(f"parameter {name!r} must be a Param, got {type(p).__name__}")
+    n_frames = 1
+    for p in params.values():
+        n_frames *= len(p.values)
+    if n_frames > MAX_FRAMES:
+        sizes = " x ".join(str(len(p.values)) for p in params.values())
+        raise ValueError(f"the parameter grid has {sizes} = {n_frames} points; at most "
+                         f"{MAX_FRAMES} fit in a static page: use fewer values")
+
+
+_DECLARED: list = []
+
+
+def explorable(**params: Param):
+    """Declare, beside a figure function, the grid of its controls: ``Explorer(fn)`` uses it.
+
+    The grid is stored as ``fn.params`` (name -> :class:`Param`), so the figure can size fixed
+    axes from it and tests and benchmarks read the same values the chapter shows.
+    """
+    _check_grid(params)
+
+    def declare(figure_fn):
+        if not callable(figure_fn):
+            raise TypeError(f"figure_fn must be callable, got {type(figure_fn).__name__}")
+        figure_fn.params = dict(params)
+        _DECLARED.append(figure_fn)
+        return figure_fn
+
+    return declare
+
+
+def declared(module: str | None = None) -> list:
+    """Figure functions declared with :func:`explorable`, optionally only those of ``module``."""
+    return [f for f in _DECLARED if module is None or f.__module__ == module]
+
+
+def _declared_params(figure_fn) -> dict:
+    if isinstance(figure_fn, functools.partial):  # the grid of the function, less what is bound
+        return {k: p for k, p in _declared_params(figure_fn.func).items()
+                if k not in figure_fn.keywords}
+    return dict(getattr(figure_fn, "params", {}))
+
+
 class Explorer:
-    """Wrap ``figure_fn(**params) -> go.Figure`` with a control per :class:`Param`."""
+    """Wrap ``figure_fn(**params) -> go.Figure`` with a control per :class:`Param`.
+
+    Without ``params``, the grid declared with :func:`explorable` is used; keyword ``params``
+    replace single entries of it (or give the whole grid of an undeclared function).
+    """
 
     def __init__(self, figure_fn: Callable[..., Any], /, *, digits: int = 5, **params: Param):
         if not callable(figure_fn):
             raise TypeError(f"figure_fn must be callable, got {type(figure_fn).__name__}")
-        for name, p in params.items():
-            if not isinstance(p, Param):
-                raise TypeError(f"parameter {name!r} must be a Param, got {type(p).__name__}")
-        n_frames = 1
-        for p in params.values():
-            n_frames *= len(p.values)
-        if n_frames > MAX_FRAMES:
-            sizes = " x ".join(str(len(p.values)) for p in params.values())
-            raise ValueError(f"the parameter grid has {sizes} = {n_frames} points; at most "
-                             f"{MAX_FRAMES} fit in a static page: use fewer values")
+        params = {**_declared_params(figure_fn), **params}
+        _check_grid(params)
         self.figure_fn = figure_fn
         self.params = dict(params)
         self.digits = digits

@@ -7,6 +7,7 @@ Every number drawn comes from :mod:`kernels`: boxes, sizes, jumps and centres fr
 """
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import plotly.graph_objects as go
@@ -14,10 +15,9 @@ import torch
 
 import kernels
 
+from .explorer import Param, explorable
 from .theme import COLORS
 
-# The slider values of the chapter's explorer: 4 x 2 x 2 x 2 = 32 frames.
-FIELD_GRID = dict(layers=(1, 2, 3, 4), kernel_size=(2, 3), stride=(1, 2), dilation=(1, 2))
 ERF_CHANNELS, ERF_SEEDS = 4, 4  # small: the live figure must redraw in well under 30 ms
 ARCHITECTURES = {  # label -> (constructor, keyword arguments)
     "AlexNet": (kernels.alexnet_features, {}),
@@ -35,9 +35,16 @@ def _stack(layers, kernel_size, stride, dilation):
 
 
 @lru_cache(maxsize=None)
+def _grid_points() -> set:
+    g = field_figure.params
+    return set(itertools.product(*(g[k].values for k in ("layers", "kernel_size", "stride",
+                                                          "dilation"))))
+
+
+@lru_cache(maxsize=None)
 def input_side() -> int:
-    """Side of the square input drawn: the largest field over FIELD_GRID plus a margin."""
-    g = FIELD_GRID
+    """Side of the square input drawn: the largest field over the sliders' grid plus a margin."""
+    g = {name: p.values for name, p in field_figure.params.items()}
     return 4 + max(kernels.receptive_field(_stack(n, k, s, d), 4096).size[0]
                    for n in g["layers"] for k in g["kernel_size"] for s in g["stride"]
                    for d in g["dilation"])
@@ -64,6 +71,10 @@ def _centre(rf, pos, axis):
                       xaxis=f"x{axis}", yaxis=f"y{axis}")
 
 
+@explorable(layers=Param((1, 2, 3, 4), "Layers", default=3),
+            kernel_size=Param((2, 3), "Kernel size k", default=3),
+            stride=Param((1, 2), "Stride s"),
+            dilation=Param((1, 2), "Dilation d"))
 def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
     """A stack of ``layers`` equal convolutions (ReLU after each), no padding.
 
@@ -72,8 +83,11 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
     ReLU, ERF_SEEDS seeds). Right, after each layer: the field size r, and 4σ of the path
     counts (the effective field of equal weights), whose σ grows like √n.
     """
-    n = input_side()
+    max_layers = max(field_figure.params["layers"].values)
     stack = _stack(layers, kernel_size, stride, dilation)
+    n = input_side()
+    if (layers, kernel_size, stride, dilation) not in _grid_points():  # a live call off the grid
+        n = max(n, 4 + kernels.receptive_field(stack, 4096).size[0])
     size = (ERF_CHANNELS, n, n)
     rf = kernels.receptive_field(stack, size)
     pos = tuple((o - 1) // 2 for o in rf.output_size)
@@ -114,7 +128,7 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
         yaxis=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x"),
         xaxis2=dict(grid, domain=[0.35, 0.65], title="effective field"),
         yaxis2=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x2"),
-        xaxis3=dict(domain=[0.74, 1], range=[-0.3, max(FIELD_GRID["layers"]) + 0.3], dtick=1,
+        xaxis3=dict(domain=[0.74, 1], range=[-0.3, max(max_layers, layers) + 0.3], dtick=1,
                     title="layers"),
         yaxis3=dict(range=[0, n], anchor="x3", title="pixels"),
         legend=dict(x=0.76, y=0.98, xanchor="left", yanchor="top", orientation="v",

@@ -1,4 +1,4 @@
-"""Views for the softmax / cross-entropy chapter.
+"""Figures for ``book/softmax_cross_entropy.md``.
 
 Every number drawn comes from :mod:`kernels`: probabilities from :func:`kernels.softmax`, the
 target from :func:`kernels.smooth_one_hot`, losses from :func:`kernels.cross_entropy` and
@@ -9,6 +9,7 @@ import torch
 
 import kernels
 
+from .explorer import Param, explorable
 from .theme import COLORS
 
 # Fixed logits of classes 1..3; the explorer's slider sets class 0. Four classes keep the grid
@@ -40,6 +41,12 @@ def _r(t):
     return [round(v, 4) for v in t.tolist()]
 
 
+LOGIT = Param(LOGIT_VALUES, "Logit z₀ of class 0", default=2.0)
+TEMPERATURE = Param(TEMPERATURES, "Temperature T", default=1.0)
+
+
+@explorable(logit=LOGIT, true_class=Param(tuple(range(len(BASE_LOGITS))), "True class"),
+            temperature=TEMPERATURE, label_smoothing=Param(SMOOTHINGS, "Label smoothing ε"))
 def softmax_loss_figure(logit=2.0, true_class=0, temperature=1.0, label_smoothing=0.0):
     """Left: p = softmax(z / T) (bars) against the target y (diamonds). Right: ∂L/∂(z / T) per
     class, which the backward computes as p − y. Title: the loss."""
@@ -68,6 +75,7 @@ def softmax_loss_figure(logit=2.0, true_class=0, temperature=1.0, label_smoothin
     return fig
 
 
+@explorable(logit=LOGIT, temperature=TEMPERATURE)
 def softmax_jacobian_figure(logit=2.0, temperature=1.0):
     """Heatmap of the softmax Jacobian ∂p_i/∂u_j at u = z / T, from autograd through
     :func:`kernels.softmax` (the chapter shows it equals diag(p) − p pᵀ)."""

