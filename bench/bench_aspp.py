@@ -7,21 +7,10 @@ multiply-adds whatever its dilation, even where most taps read zero padding. Run
 
     python bench/bench_aspp.py
 """
-import time
-
 import torch
 
 import kernels
-
-
-def median_ms(fn, repeats):
-    fn()  # warm-up: allocator, oneDNN primitive selection
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * sorted(times)[len(times) // 2]
+from timing import median_ms  # bench/timing.py: this script's folder is on sys.path
 
 
 def macs(c_in, c_out, n_rates, h, w):
@@ -42,10 +31,8 @@ def main():
         def run():
             with torch.no_grad():
                 model(x)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
 
-        ms = median_ms(run, repeats=5)
+        ms = median_ms(run, repeats=5, device=device)
         g = macs(2048, 256, len(rates), size, size) / 1e9
         print(f"{stride:>13} {str(list(x.shape)):>20} {str(rates):>14} {ms:9.1f} {g:7.2f} "
               f"{g / ms * 1e3:8.1f}")
@@ -59,10 +46,8 @@ def main():
         def run():
             with torch.no_grad():
                 branch(x)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
 
-        print(f"  rate {rate:>2}: {median_ms(run, repeats=5):7.1f} ms")
+        print(f"  rate {rate:>2}: {median_ms(run, repeats=5, device=device):7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ can stand in for ours and the other way round. One module per concept:
 """
 from .aspp import ASPP, TraceRow, aspp_trace, atrous_offsets, valid_weight_counts, valid_weight_map
 from .conv import Conv2d, conv2d, conv_output_size, effective_kernel_size
+from .conv_norm_activation import Conv2dNormActivation
 from .erf import (effective_receptive_field, empirical_receptive_field, erf_growth, erf_moments,
                   erf_profile, uniform_erf_std)
 from .gridding import GriddingReport, dilated_footprint, gridding_report
@@ -39,6 +40,8 @@ __all__ = [
     "receptive_field", "ReceptiveField", "LayerField", "ReceptiveFieldWarning",
     "empirical_receptive_field", "effective_receptive_field", "erf_moments", "erf_profile",
     "uniform_erf_std", "erf_growth",
+    # the conv -> norm -> activation block of ASPP and the classic networks
+    "Conv2dNormActivation",
     # classic networks to measure
     "conv_stack", "alexnet_features", "vgg16_features", "resnet50_features",
     "mobilenet_v1_features",

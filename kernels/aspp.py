@@ -29,6 +29,10 @@ Design choices:
   stride 8 must stay fast, and the submodule layout (``convs.{i}``, ``project``) is exactly
   torchvision's ``DeepLabHead`` ASPP, so its ``state_dict`` loads unchanged. torchvision adds a
   parameter-free ``Dropout(0.5)`` after ``project``; the paper does not, and neither do we.
+* Every ``conv -> BN -> ReLU`` is a :class:`kernels.Conv2dNormActivation` (its default padding
+  ``d(k - 1) / 2`` keeps ``H x W``, no conv bias before BN) with ``inplace=False``: a plain
+  ``ReLU()`` as in torchvision's ASPP. Its layers sit at indices 0-2 as in torchvision's
+  ``nn.Sequential`` branches; :class:`ASPPPooling` unpacks it after its pooling layer.
 * Signature ``ASPP(in_channels, out_channels=256, atrous_rates=(6, 12, 18))`` (torchvision's is
   ``ASPP(in_channels, atrous_rates, out_channels=256)``): pass keywords to use either.
 * Batch norm of the pooled branch sees one value per channel per image. In training mode with a
@@ -47,23 +51,17 @@ from torch import nn
 
 from ._checks import as_pair, check_int, check_same_device_dtype, check_tensor
 from .conv import effective_kernel_size
+from .conv_norm_activation import Conv2dNormActivation
 
 __all__ = ["ASPP", "TraceRow", "aspp_trace", "atrous_offsets", "valid_weight_map",
            "valid_weight_counts"]
 
 
-def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1):
-    # padding = dilation * (k - 1) / 2 keeps H x W for odd k ('same' padding).
-    return [nn.Conv2d(in_channels, out_channels, kernel_size, padding=dilation * (kernel_size // 2),
-                      dilation=dilation, bias=False),
-            nn.BatchNorm2d(out_channels), nn.ReLU()]
-
-
-class ASPPConv(nn.Sequential):
+class ASPPConv(Conv2dNormActivation):
     """One atrous branch: 3x3 conv (dilation = padding = ``rate``, no bias) -> BN -> ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, rate: int):
-        super().__init__(*_conv_bn_relu(in_channels, out_channels, 3, rate))
+        super().__init__(in_channels, out_channels, 3, dilation=rate, inplace=False)
 
 
 class ASPPPooling(nn.Sequential):
@@ -74,7 +72,9 @@ class ASPPPooling(nn.Sequential):
     """
 
     def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(nn.AdaptiveAvgPool2d(1), *_conv_bn_relu(in_channels, out_channels, 1))
+        # The block unpacked: pool, conv, BN, ReLU sit flat at 0-3, as in torchvision.
+        super().__init__(nn.AdaptiveAvgPool2d(1),
+                         *Conv2dNormActivation(in_channels, out_channels, 1, inplace=False))
 
     def pooled(self, input: torch.Tensor) -> torch.Tensor:
         """The branch before upsampling: ``Tensor[N, C_out, 1, 1]``."""
@@ -118,10 +118,10 @@ class ASPP(nn.Module):
         self.atrous_rates = tuple(check_int(r, f"atrous_rates[{i}]", min_value=1)
                                   for i, r in enumerate(atrous_rates))
         c_in, c_out = self.in_channels, self.out_channels
-        self.convs = nn.ModuleList([nn.Sequential(*_conv_bn_relu(c_in, c_out, 1)),
+        self.convs = nn.ModuleList([Conv2dNormActivation(c_in, c_out, 1, inplace=False),
                                     *(ASPPConv(c_in, c_out, r) for r in self.atrous_rates),
                                     ASPPPooling(c_in, c_out)])
-        self.project = nn.Sequential(*_conv_bn_relu(len(self.convs) * c_out, c_out, 1))
+        self.project = Conv2dNormActivation(len(self.convs) * c_out, c_out, 1, inplace=False)
 
     def _check_input(self, input) -> None:
         """Raise naming ``input`` unless it is ``Tensor[N, in_channels, H, W]`` like the weights."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from ._checks import as_pair, check_int
+from .conv_norm_activation import Conv2dNormActivation
 
 __all__ = ["alexnet_features", "vgg16_features", "resnet50_features", "mobilenet_v1_features",
            "conv_stack"]
@@ -81,9 +82,8 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(c_out)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
-        if stride != 1 or c_in != c_out:
-            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(c_out))
+        if stride != 1 or c_in != c_out:  # projection shortcut: 1x1 conv -> BN, no activation
+            self.downsample = Conv2dNormActivation(c_in, c_out, 1, stride, activation_layer=None)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -99,9 +99,8 @@ class ResNetFeatures(nn.Module):
     def __init__(self, blocks=(3, 4, 6, 3), width_mult: float = 1.0, stride_in: str = "3x3"):
         super().__init__()
         c = _ch(64, width_mult)
-        self.conv1 = nn.Conv2d(3, c, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(c)
-        self.relu = nn.ReLU(inplace=True)
+        # The stem's 7x7 conv (padding 3) -> BN -> ReLU, unpacked to keep torchvision's names.
+        self.conv1, self.bn1, self.relu = Conv2dNormActivation(3, c, 7, stride=2)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         for i, (n, planes) in enumerate(zip(blocks, (64, 128, 256, 512))):
             planes = _ch(planes, width_mult)
@@ -128,16 +127,15 @@ def mobilenet_v1_features(width_mult: float = 1.0) -> nn.Sequential:
     """MobileNet v1 through Conv2d_13_pointwise: one 3x3 conv, 13 depthwise-separable blocks."""
     width_mult = _check_width(width_mult)
 
-    def conv_bn(c_in, c_out, k, stride, groups=1):
-        return [nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False),
-                nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
-
     c = _ch(32, width_mult)
-    blocks = [nn.Sequential(*conv_bn(3, c, 3, 2))]
+    blocks = [Conv2dNormActivation(3, c, 3, stride=2)]  # layers 0.0 (conv), 0.1 (BN), 0.2 (ReLU)
     for v, s in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
                  (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)):
-        c_out = _ch(v, width_mult)  # depthwise 3x3 (groups = channels), then pointwise 1x1
-        blocks.append(nn.Sequential(*conv_bn(c, c, 3, s, groups=c), *conv_bn(c, c_out, 1, 1)))
+        c_out = _ch(v, width_mult)
+        # Depthwise 3x3 (groups = channels), then pointwise 1x1, each conv -> BN -> ReLU; the
+        # two blocks unpacked into one Sequential keep the layer names flat (1.0 ... 1.5).
+        blocks.append(nn.Sequential(*Conv2dNormActivation(c, c, 3, stride=s, groups=c),
+                                    *Conv2dNormActivation(c, c_out, 1)))
         c = c_out
     return nn.Sequential(*blocks)
 

@@ -54,6 +54,27 @@ def test_torchvision_key_names():
     assert "28.weight" in kernels.vgg16_features(0.1).state_dict()  # conv5_3
 
 
+def test_conv_norm_activation_blocks_keep_names_flat():
+    # MobileNet's conv -> BN -> ReLU blocks and ResNet's stem and projection shortcut are
+    # Conv2dNormActivation, unpacked where needed so that every layer keeps its name:
+    # torchvision's keys for ResNet, "i.0" ... "i.5" per depthwise-separable block of MobileNet.
+    net = kernels.mobilenet_v1_features(width_mult=0.05)
+    leaves = [name for name, m in net.named_modules() if not list(m.children())]
+    assert leaves == [f"{i}.{j}" for i in range(14) for j in range(3 if i == 0 else 6)]
+    assert isinstance(net[0], kernels.Conv2dNormActivation)
+    conv, bn, relu = net[1][:3]  # depthwise 3x3 (groups = channels), no bias before BN
+    assert conv.groups == conv.in_channels and conv.bias is None and conv.padding == (1, 1)
+    assert isinstance(bn, torch.nn.BatchNorm2d) and relu.inplace
+
+    res = kernels.resnet50_features(width_mult=0.05)
+    assert [n for n, _ in res.named_children()] == ["conv1", "bn1", "relu", "maxpool", "layer1",
+                                                   "layer2", "layer3", "layer4"]
+    assert res.conv1.padding == (3, 3) and res.conv1.bias is None
+    down = res.layer2[0].downsample
+    assert isinstance(down, kernels.Conv2dNormActivation) and len(down) == 2  # no activation
+    assert down[0].stride == (2, 2) and down[0].bias is None
+
+
 # Araujo, Norris & Sim 2019 (Distill), table of the authors' library (TF-Slim models):
 # r and S for alexnet_v2, vgg_16, resnet_v1_50, mobilenet_v1. Effective padding P depends on
 # the padding convention. TF 'SAME' pads symmetrically for odd sizes, so their 321x321 rows
