@@ -9,13 +9,14 @@ can stand in for ours and the other way round. One module per concept:
 ``kernels/<op>.py`` is tested by ``tests/test_<op>.py``.
 """
 from .aspp import ASPP, TraceRow, aspp_trace, atrous_offsets, valid_weight_counts, valid_weight_map
+from .classic_networks import (alexnet_features, mobilenet_v1_features, resnet50_features,
+                               vgg16_features)
 from .conv import Conv2d, conv2d, conv_output_size, effective_kernel_size
 from .conv_norm_activation import Conv2dNormActivation
+from .conv_stack import conv_stack
 from .erf import (effective_receptive_field, empirical_receptive_field, erf_growth, erf_moments,
                   erf_profile, uniform_erf_std)
 from .gridding import GriddingReport, dilated_footprint, gridding_report
-from .models import (alexnet_features, conv_stack, mobilenet_v1_features, resnet50_features,
-                     vgg16_features)
 from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
 from .roi_align import RoIAlign, roi_align, roi_align_grid
 from .roi_pool import RoIPool, roi_pool, roi_pool_bins

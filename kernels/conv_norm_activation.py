@@ -47,7 +47,7 @@ def _optional_bool(value, name: str):
 
 
 class Conv2dNormActivation(nn.Sequential):
-    """``Conv2d -> norm_layer -> activation_layer``: ``Tensor[N, C_in, H, W] -> [N, C_out, H', W']``.
+    """Conv2d -> norm -> activation: ``Tensor[N, C_in, H, W] -> Tensor[N, C_out, H', W']``.
 
     Args:
         in_channels, out_channels: channels of the input and of the output.

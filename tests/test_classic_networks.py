@@ -1,5 +1,5 @@
-"""kernels.models: the four feature extractors against published sizes and receptive fields,
-each cross-checked with the exact field from autograd on a thin copy."""
+"""kernels.classic_networks: the four feature extractors against published sizes and receptive
+fields, each cross-checked with the exact field from autograd on a thin copy."""
 import pytest
 import torch
 
@@ -122,15 +122,3 @@ def test_bad_arguments():
         kernels.vgg16_features(width_mult=0)
     with pytest.raises(ValueError, match="stride_in must be '3x3'"):
         kernels.resnet50_features(stride_in="last")
-    with pytest.raises(ValueError, match=r"kernel_size must be an int, a pair, or a list of 3"):
-        kernels.conv_stack(3, kernel_size=[3, 3])
-    with pytest.raises(ValueError, match="layers must be positive"):
-        kernels.conv_stack(0)
-
-
-def test_conv_stack_layout():
-    stack = kernels.conv_stack(3, [3, 5, 3], stride=[1, 2, 1], dilation=2, channels=2, relu=True)
-    convs = [m for m in stack if isinstance(m, torch.nn.Conv2d)]
-    assert [c.kernel_size for c in convs] == [(3, 3), (5, 5), (3, 3)]
-    assert [c.stride for c in convs] == [(1, 1), (2, 2), (1, 1)]
-    assert all(c.dilation == (2, 2) and c.in_channels == 2 for c in convs) and len(stack) == 6

@@ -1,4 +1,4 @@
-"""Feature extractors of four classic CNNs in plain PyTorch, and a toy convolution stack.
+"""Feature extractors of four classic CNNs in plain PyTorch: the convolutional part only.
 
 Used by the chapter ``book/receptive_field.md`` to tabulate receptive fields; nothing is
 downloaded and no torchvision is needed. Each function returns the convolutional part only
@@ -14,16 +14,19 @@ field of a thin copy quickly.
   ``stride_in="1x1"`` puts it in the first 1x1 conv as the paper does. The choice changes the
   receptive field: 427 versus 483 pixels.
 * MobileNet v1: Howard et al. 2017, arXiv:1704.04861.
+
+Every conv -> BN -> ReLU (MobileNet's layers, ResNet's stem) and conv -> BN (ResNet's projection
+shortcut) is a :class:`kernels.Conv2dNormActivation`, unpacked where torchvision's names or flat
+layer names (``1.0`` ... ``1.5`` for MobileNet's first depthwise-separable block) must stay.
+AlexNet and VGG-16 have no normalisation and stay plain ``Conv2d, ReLU`` pairs, as in torchvision.
 """
 from __future__ import annotations
 
 import torch.nn as nn
 
-from ._checks import as_pair, check_int
 from .conv_norm_activation import Conv2dNormActivation
 
-__all__ = ["alexnet_features", "vgg16_features", "resnet50_features", "mobilenet_v1_features",
-           "conv_stack"]
+__all__ = ["alexnet_features", "vgg16_features", "resnet50_features", "mobilenet_v1_features"]
 
 
 def _ch(c: int, width_mult: float) -> int:
@@ -138,31 +141,3 @@ def mobilenet_v1_features(width_mult: float = 1.0) -> nn.Sequential:
                                     *Conv2dNormActivation(c, c_out, 1)))
         c = c_out
     return nn.Sequential(*blocks)
-
-
-def conv_stack(layers: int, kernel_size=3, stride=1, dilation=1, padding=0, channels: int = 1,
-               relu: bool = False, bias: bool = False) -> nn.Sequential:
-    """``layers`` Conv2d layers in a row, for experiments with receptive fields.
-
-    ``kernel_size``, ``stride``, ``dilation`` and ``padding`` are each an int or an (h, w) tuple
-    for every layer, or a list with one of those per layer. With ``relu`` a ReLU follows each
-    conv. ``Tensor[N, channels, H, W] -> Tensor[N, channels, H', W']``.
-    """
-    layers = check_int(layers, "layers", min_value=1)
-    channels = check_int(channels, "channels", min_value=1)
-
-    def per_layer(v, name, min_value):
-        vs = list(v) if isinstance(v, list) else [v] * layers
-        if len(vs) != layers:
-            raise ValueError(f"{name} must be an int, a pair, or a list of {layers} of them, "
-                             f"got {v!r}")
-        return [as_pair(x, f"{name}[{i}]", min_value=min_value) for i, x in enumerate(vs)]
-
-    ks, ss = per_layer(kernel_size, "kernel_size", 1), per_layer(stride, "stride", 1)
-    ds, ps = per_layer(dilation, "dilation", 1), per_layer(padding, "padding", 0)
-    mods = []
-    for k, s, d, p in zip(ks, ss, ds, ps):
-        mods.append(nn.Conv2d(channels, channels, k, s, p, d, bias=bias))
-        if relu:
-            mods.append(nn.ReLU())
-    return nn.Sequential(*mods)
