@@ -105,15 +105,6 @@ def test_erf_figures_draw_the_kernel_numbers():
     np.testing.assert_allclose(fig.data[0].z, (100 * erf / erf.max()).numpy(), atol=0.5)
 
 
-def test_kernels_modules_of_this_chapter_do_not_import_plotly():
-    import subprocess
-    import sys
-    code = ("import sys, kernels.receptive_field, kernels.erf, kernels.models; "
-            "print('plotly' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_a_live_call_off_the_grid_gets_a_larger_input():
     fig = V.field_figure(layers=6, kernel_size=3, stride=2, dilation=2)
     n = fig.layout.xaxis.range[1] + 0.5
