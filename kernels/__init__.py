@@ -14,14 +14,14 @@ from .classic_networks import (alexnet_features, mobilenet_v1_features, resnet50
 from .conv import Conv2d, conv2d, conv_output_size, effective_kernel_size
 from .conv_norm_activation import Conv2dNormActivation
 from .conv_stack import conv_stack
+from .cross_entropy import CrossEntropyLoss, cross_entropy, smooth_one_hot
 from .erf import (effective_receptive_field, empirical_receptive_field, erf_growth, erf_moments,
                   erf_profile, uniform_erf_std)
 from .gridding import GriddingReport, dilated_footprint, gridding_report
 from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
 from .roi_align import RoIAlign, roi_align, roi_align_grid
 from .roi_pool import RoIPool, roi_pool, roi_pool_bins
-from .softmax import (CrossEntropyLoss, LogSoftmax, Softmax, cross_entropy, log_softmax,
-                      smooth_one_hot, softmax)
+from .softmax import LogSoftmax, Softmax, log_softmax, softmax
 
 __version__ = "0.1.0"
 
