@@ -1,17 +1,24 @@
 """Forward + backward time of kernels.cross_entropy / softmax / log_softmax against torch.
 
 Run: ``python bench/bench_softmax.py`` (about 20 s on 2 CPU cores; also times CUDA when present).
-Prints the median of repeated runs (torch.utils.benchmark) for N=4096 samples, C=1000 classes.
-Ours is plain PyTorch ops plus a hand-written backward; torch's is a fused C++/CUDA kernel, so
-expect ours to be slower by a small factor: the point is the formula, not the speed.
+Prints the median of repeated runs for N=4096 samples, C=1000 classes, and one second-order
+case (a gradient penalty: the backward is differentiated again). Ours is plain PyTorch ops plus
+a hand-written backward; torch's is a fused C++/CUDA kernel, so expect ours to be slower by a
+small factor: the point is the formula, not the speed.
 """
 import torch
 import torch.nn.functional as F
-from torch.utils import benchmark
 
 import kernels
+from timing import median_ms  # bench/timing.py: this script's folder is on sys.path
 
 N, C = 4096, 1000
+
+
+def _gradient_penalty(mod, z, idx):
+    loss = mod.cross_entropy(z, idx)
+    grad, = torch.autograd.grad(loss, z, create_graph=True)
+    return loss + grad.square().sum()
 
 
 def _cases(device):
@@ -26,6 +33,7 @@ def _cases(device):
         ("cross_entropy, weight + smoothing 0.1",
          lambda m, z: m.cross_entropy(z, idx, w, label_smoothing=0.1)),
         ("cross_entropy, class probabilities", lambda m, z: m.cross_entropy(z, prob)),
+        ("cross_entropy + gradient penalty", lambda m, z: _gradient_penalty(m, z, idx)),
         ("softmax (dim=1), sum", lambda m, z: m.softmax(z, 1).square().sum()),
         ("log_softmax (dim=1), sum", lambda m, z: m.log_softmax(z, 1).sum()),
     ]
@@ -33,20 +41,15 @@ def _cases(device):
 
 def _time(fn, mod, x, device):
     def step():
-        z = x.detach().requires_grad_(True)
-        fn(mod, z).backward()
-        if device == "cuda":
-            torch.cuda.synchronize()
+        fn(mod, x.detach().requires_grad_(True)).backward()
 
-    step()  # warm-up (allocator, CUDA context)
-    timer = benchmark.Timer(stmt="step()", globals={"step": step})
-    return timer.blocked_autorange(min_run_time=1.0).median * 1e3  # ms
+    return median_ms(step, repeats=10, device=device)
 
 
 def main():
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"forward + backward, N={N}, C={C}, float32, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads")
+          f"{torch.get_num_threads()} CPU threads; median of 10 runs")
     print(f"{'device':6} {'case':40} {'kernels ms':>11} {'torch ms':>9} {'ratio':>6}")
     for device in devices:
         x, cases = _cases(device)
