@@ -16,23 +16,13 @@ each row reports the median of several repeats.
 import argparse
 import itertools
 import statistics
-import time
 
 import torch
+from timing import median_ms
 
 import kernels
-from kernels.viz import Explorer, Param
+from kernels.viz import Explorer
 from kernels.viz import receptive_field as V
-
-
-def median_ms(fn, repeats):
-    fn()  # warm-up: tracing caches, allocator
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
 
 
 def main():
@@ -65,13 +55,14 @@ def main():
         print(f"{name:<34}{ms:>8.1f}")
 
     print(f"\n{'explorer (all slider positions)':<34}{'median ms':>10}{'max ms':>8}")
-    combos = [dict(zip(V.FIELD_GRID, c)) for c in itertools.product(*V.FIELD_GRID.values())]
+    grid = {name: p.values for name, p in V.field_figure.params.items()}  # the chapter's grid
+    combos = [dict(zip(grid, c)) for c in itertools.product(*grid.values())]
     figure_times = []
     for p in combos:
         figure_times.append(median_ms(lambda: V.field_figure(**p), args.repeats))
     print(f"{'field_figure (figure only)':<34}{statistics.median(figure_times):>10.1f}"
           f"{max(figure_times):>8.1f}")
-    ex = Explorer(V.field_figure, **{k: Param(v, k) for k, v in V.FIELD_GRID.items()})
+    ex = Explorer(V.field_figure)
     ex.figure  # build the FigureWidget once, as a live page does
     live = []
     for p in combos:

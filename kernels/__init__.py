@@ -15,8 +15,9 @@ from .conv import Conv2d, conv2d, conv_output_size, effective_kernel_size
 from .conv_norm_activation import Conv2dNormActivation
 from .conv_stack import conv_stack
 from .cross_entropy import CrossEntropyLoss, cross_entropy, smooth_one_hot
-from .erf import (effective_receptive_field, empirical_receptive_field, erf_growth, erf_moments,
-                  erf_profile, uniform_erf_std)
+from .effective_receptive_field import (effective_receptive_field, erf_growth, erf_moments,
+                                        erf_profile, uniform_erf_std)
+from .empirical_receptive_field import empirical_receptive_field
 from .gridding import GriddingReport, dilated_footprint, gridding_report
 from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
 from .roi_align import RoIAlign, roi_align, roi_align_grid

@@ -13,9 +13,12 @@ the input interval ``[u S - P, u S - P + r - 1]`` with
     P = sum_l p_l prod_{i<l} s_i                (effective padding)
 
 and its centre lies at ``u S - P + (r - 1) / 2``. :func:`receptive_field` follows the real
-computation graph (traced with ``torch.fx``) per axis, so residual additions, concatenated
-branches and functional calls are handled; :func:`empirical_receptive_field` (in
-:mod:`kernels.erf`) measures the exact set of pixels with autograd and is the check on it.
+computation graph (traced with ``torch.fx``, :mod:`kernels.layer_graph`) per axis, so residual
+additions, concatenated branches and functional calls are handled: the walk
+(:mod:`kernels._receptive_field_walk`) applies one rule per node
+(:mod:`kernels._receptive_field_rules`), both private to this module.
+:func:`kernels.empirical_receptive_field` measures the exact set of pixels with autograd and is
+the check on it.
 """
 from __future__ import annotations
 
@@ -24,22 +27,18 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from . import _rf_graph as _g
-from ._rf_graph import ReceptiveFieldWarning
-from .erf import (effective_receptive_field, empirical_receptive_field, erf_growth, erf_moments,
-                  erf_profile, uniform_erf_std)
-from .models import (alexnet_features, conv_stack, mobilenet_v1_features, resnet50_features,
-                     vgg16_features)
+from ._receptive_field_walk import TooSmall, walk
+from .layer_graph import parse_input_size, trace
 
-__all__ = ["receptive_field", "ReceptiveField", "LayerField", "ReceptiveFieldWarning",
-           # measured with autograd (kernels/erf.py)
-           "empirical_receptive_field", "effective_receptive_field", "erf_moments", "erf_profile",
-           "uniform_erf_std", "erf_growth",
-           # architectures to measure (kernels/models.py)
-           "conv_stack", "alexnet_features", "vgg16_features", "resnet50_features",
-           "mobilenet_v1_features"]
+__all__ = ["receptive_field", "ReceptiveField", "LayerField", "ReceptiveFieldWarning"]
 
 Pair = tuple  # (h, w)
+
+
+class ReceptiveFieldWarning(UserWarning):
+    """The reported field needs a caveat: branches meet with misaligned field centres (the
+    result is the union of their boxes), a convolution pads with real pixels, or adaptive
+    pooling has uneven bins."""
 
 
 @dataclass(frozen=True)
@@ -118,14 +117,16 @@ def receptive_field(model: nn.Module, input_size, *, strict: bool = False) -> Re
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _, hw = _g.parse_input_size(input_size)
-    gm = _g.trace(model)
+    _, hw = parse_input_size(input_size)
+    gm = trace(model)
     try:
-        rows, out = _g.walk(gm, hw, strict)
-    except _g.TooSmall as e:
+        rows, out, notes = walk(gm, hw, strict)
+    except TooSmall as e:
         raise ValueError(f"input_size {hw[0]}x{hw[1]} is too small: layer '{e}' gets an empty "
                          f"map; this model needs at least {_minimal_input(gm, hw, strict)}"
                          ) from None
+    for note in notes:
+        warnings.warn(note, ReceptiveFieldWarning, stacklevel=2)
     layers = tuple(_row(r) for r in rows)
     last = _row(("output", "", None, None, None, None, out))
     return ReceptiveField(last.size, last.stride, last.padding, last.center, layers, hw,
@@ -143,13 +144,11 @@ def _row(r) -> LayerField:
 def _minimal_input(gm, hw, strict):
     """Smallest H (and W) for which no layer gets an empty map, found by bisection."""
     def ok(h, w):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                _g.walk(gm, (h, w), strict)
-                return True
-            except ValueError:  # TooSmall, or branches whose lengths differ at this size
-                return False
+        try:
+            walk(gm, (h, w), strict)
+            return True
+        except ValueError:  # TooSmall, or branches whose lengths differ at this size
+            return False
 
     big = 1 << 20
     h_lo, w_lo = _bisect(lambda n: ok(n, big)), _bisect(lambda n: ok(big, n))

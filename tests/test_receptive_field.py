@@ -1,64 +1,17 @@
-"""kernels.receptive_field (analytic) against hand computations, an independent per-axis loop
-reference and kernels.empirical_receptive_field (autograd); plus the error paths."""
-import math
-import warnings
+"""kernels.receptive_field (analytic) against hand computations, torch's output shapes, the
+independent per-axis loop reference (tests/receptive_field_reference.py) and
+kernels.empirical_receptive_field (autograd); plus the error paths."""
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
+from receptive_field_reference import (axis_layers, bbox, build, chain_closed_form,
+                                       chain_counts_1d, chain_lengths, stack_st)
 
 import kernels
 from kernels import ReceptiveFieldWarning, empirical_receptive_field, receptive_field
-
-
-# ------------------------------------------------------------------------ independent references
-def chain_closed_form(layers):
-    """Closed forms for a chain of (k, s, p, d) along one axis, written from the formulas:
-    r = 1 + sum_l (k_l - 1) prod_{i<l} s_i,  S = prod_l s_l,  P = sum_l p_l prod_{i<l} s_i,
-    with k_l the dilated extent d (k - 1) + 1."""
-    keff = [d * (k - 1) + 1 for k, _, _, d in layers]
-    s = [layer[1] for layer in layers]
-    r = 1 + sum((keff[l] - 1) * math.prod(s[:l]) for l in range(len(layers)))
-    P = sum(layers[l][2] * math.prod(s[:l]) for l in range(len(layers)))
-    return r, math.prod(s), P
-
-
-def chain_lengths(layers, n):
-    lens = [n]
-    for k, s, p, d, ceil in layers:
-        keff = d * (k - 1) + 1
-        q = lens[-1] + 2 * p - keff
-        o = (-(-q // s) if ceil else q // s) + 1
-        if ceil and (o - 1) * s >= lens[-1] + p:
-            o -= 1
-        lens.append(o)
-    return lens
-
-
-def chain_counts_1d(layers, n, u):
-    """Number of paths from each input index to output unit u, by walking taps backwards."""
-    lens = chain_lengths(layers, n)
-    counts = {u: 1}
-    for (k, s, p, d, _), n_in in zip(reversed(layers), reversed(lens[:-1])):
-        nxt = {}
-        for j, c in counts.items():
-            for t in range(k):
-                i = j * s - p + t * d
-                if 0 <= i < n_in:  # taps on padding reach no pixel
-                    nxt[i] = nxt.get(i, 0) + c
-        counts = nxt
-    out = torch.zeros(n, dtype=torch.float64)
-    for i, c in counts.items():
-        out[i] = c
-    return out
-
-
-def bbox(mask):
-    nz = (mask > 0).nonzero()
-    return ((nz[:, 0].min().item(), nz[:, 0].max().item()),
-            (nz[:, 1].min().item(), nz[:, 1].max().item()))
 
 
 def centre_position(rf):
@@ -125,52 +78,82 @@ def test_box_and_table():
     assert len(text.splitlines()) == len(rf.layers) + 3
 
 
-# ------------------------------------------------------------- random chains: three-way agreement
-layer_st = st.one_of(
-    st.tuples(st.just("conv"), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2),
-              st.integers(1, 3), st.just(False)),
-    st.tuples(st.just("max"), st.integers(1, 3), st.integers(1, 3), st.integers(0, 1),
-              st.integers(1, 2), st.booleans()),
-    st.tuples(st.just("avg"), st.integers(1, 3), st.integers(1, 3), st.integers(0, 1),
-              st.just(1), st.booleans()))
+# ------------------------------------------------- random conv/pool stacks: torch, loops, autograd
+def torch_shapes(model, hw):
+    """Spatial shape after each layer of an ``nn.Sequential``, or None where torch refuses."""
+    x, shapes = torch.zeros(1, 2, *hw), []
+    try:
+        for layer in model:
+            x = layer(x)
+            shapes.append(tuple(x.shape[-2:]))
+    except RuntimeError:  # "Output size is too small", "Kernel size can't be greater ..."
+        return None
+    return shapes
 
 
-def build(spec):
-    mods, geo = [], []
-    for kind, k, s, p, d, ceil in spec:
-        p = min(p, k // 2)  # torch refuses pool padding beyond half the kernel
-        if kind == "conv":
-            mods.append(nn.Conv2d(2, 2, k, s, p, d))
-        elif kind == "max":
-            mods.append(nn.MaxPool2d(k, s, p, d, ceil_mode=ceil))
-        else:
-            mods.append(nn.AvgPool2d(k, s, p, ceil_mode=ceil))
-        geo.append((k, s, p, d, ceil))
-    return nn.Sequential(*mods), geo
+@pytest.mark.property
+@given(stack_st, st.booleans(), st.data())
+def test_random_stacks_match_torch_shapes_and_the_exact_field(spec, functional, data):
+    """Size, jump and offset per unit against the closed forms, the loop reference and the
+    exact field from autograd, on conv / max / avg stacks (ceil_mode included); output sizes
+    against torch, down to inputs too small for torch."""
+    layers = [axis_layers(spec, axis) for axis in (0, 1)]
+    forms = [chain_closed_form(chain) for chain in layers]  # (r, S, P) along h and w
+    # from too small for torch up to room for interior units (capped, to keep examples fast)
+    hw = tuple(data.draw(st.integers(1, min(r + 2 * S + 4, 60)), label=f"input {a}")
+               for a, (r, S, _) in zip("hw", forms))
+    model, seq = build(spec, functional=functional), build(spec)
+    shapes = torch_shapes(seq, hw)
+    if shapes is None:  # torch refuses: so must we, with a ValueError naming input_size
+        with pytest.raises(ValueError, match=f"input_size {hw[0]}x{hw[1]} is too small"):
+            receptive_field(model, (2, *hw))
+        with pytest.raises(ValueError, match="input_size"):
+            empirical_receptive_field(model, (2, *hw))
+        return
+    rf = receptive_field(model, (2, *hw))
+    assert rf.output_size == shapes[-1] == tuple(chain_lengths(chain, n)[-1]
+                                                 for chain, n in zip(layers, hw))
+    if not functional:
+        assert [row.output_size for row in rf.layers[1:]] == shapes
+    assert rf.size == tuple(r for r, _, _ in forms) and rf.stride == tuple(S for _, S, _ in forms)
+    assert rf.padding == tuple(P for _, _, P in forms)
+    assert rf.center == tuple(-P + (r - 1) / 2 for r, _, P in forms)
+    ho, wo = rf.output_size
+    for pos in {(0, wo - 1), (ho - 1, 0), ((ho - 1) // 2, (wo - 1) // 2)}:
+        counts = [chain_counts_1d(chain, n, u) for chain, n, u in zip(layers, hw, pos)]
+        field = empirical_receptive_field(model, (2, *hw), pos)
+        # separable windows: the path counts are the product of the two axes' counts
+        torch.testing.assert_close(field, counts[0][:, None] * counts[1][None, :],
+                                   rtol=1e-12, atol=0)
+        for (lo, hi), c, n in zip(rf.box(pos), counts, hw):
+            hit = c.nonzero().flatten().tolist()
+            assert all(lo <= i <= hi for i in hit)  # every pixel that counts lies in the box
+            if 0 <= lo and hi < n:  # a box inside the input: both extreme paths are real
+                assert (hit[0], hit[-1]) == (lo, hi)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(layer_st, min_size=1, max_size=4), st.integers(0, 6))
-def test_random_chains_agree_with_loop_and_autograd(spec, margin):
-    model, geo = build(spec)
-    r, S, P = chain_closed_form([g[:4] for g in geo])
-    n = r + 2 * S + margin  # room for a centre unit whose field fits inside the input
-    rf = receptive_field(model, (2, n, n))
-    assert (rf.size, rf.stride, rf.padding) == ((r, r), (S, S), (P, P))
-    assert rf.output_size == (chain_lengths(geo, n)[-1],) * 2
-    pos = centre_position(rf)
-    counts = chain_counts_1d(geo, n, pos[0])
-    expected = counts[:, None] * counts[None, :]  # separable windows: product of per-axis counts
-    field = empirical_receptive_field(model, (2, n, n), pos)
-    torch.testing.assert_close(field, expected, rtol=1e-12, atol=0)
-    assert rf.box(pos) == rf.box(pos, clip=True)  # n leaves room for the centre unit's field
-    assert bbox(field) == rf.box(pos)
-    # equal weights: offsets are sums of independent uniform taps, so the variances add
-    sd = kernels.uniform_erf_std([g[0] for g in geo], [g[1] for g in geo], [g[3] for g in geo])
-    assert kernels.erf_moments(field)[1] == pytest.approx((sd[-1], sd[-1]), rel=1e-9, abs=1e-9)
-    box = rf.box((0, 0), clip=True)  # at the border the exact field lies inside the clipped box
-    b = bbox(empirical_receptive_field(model, (2, n, n), (0, 0)))
-    assert box[0][0] <= b[0][0] and b[0][1] <= box[0][1]
+def test_ceil_mode_pool_whose_window_runs_past_the_input():
+    """Issue 9, defect 5: torch keeps a ceil-mode window that starts inside the input and runs
+    past it; receptive_field raised "too small ... needs at least 3x3"."""
+    model = nn.Sequential(nn.Conv2d(1, 1, 1), nn.MaxPool2d(3, stride=3, ceil_mode=True))
+    assert model(torch.zeros(1, 1, 2, 2)).shape[-2:] == (1, 1)
+    rf = receptive_field(model, 2)
+    assert (rf.size, rf.stride, rf.padding, rf.output_size) == ((3, 3), (3, 3), (0, 0), (1, 1))
+    assert rf.box((0, 0)) == ((0, 2), (0, 2)) and rf.box((0, 0), clip=True) == ((0, 1), (0, 1))
+    assert bbox(empirical_receptive_field(model, 2)) == rf.box((0, 0), clip=True)
+    # the smallest input: the 2x2 conv needs 2 pixels, then one ceil-mode window is enough
+    with pytest.raises(ValueError, match=r"input_size 1x1 is too small.*at least 2x2"):
+        receptive_field(nn.Sequential(nn.Conv2d(1, 1, 2), model), 1)
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d, nn.AvgPool2d])
+def test_ceil_mode_drops_a_window_that_would_start_in_the_right_padding(pool):
+    # n=5, k=2, s=2, p=1: ceil(5 / 2) + 1 = 4 windows, the 4th would start at 6 = n + p
+    model = nn.Sequential(nn.Conv2d(1, 1, 1), pool(2, 2, 1, ceil_mode=True))
+    assert model(torch.zeros(1, 1, 5, 5)).shape[-2:] == (3, 3)
+    rf = receptive_field(model, 5)
+    assert rf.output_size == (3, 3) and rf.box((2, 2)) == ((3, 4), (3, 4))
+    assert bbox(empirical_receptive_field(model, 5, (2, 2))) == ((3, 4), (3, 4))
 
 
 def test_gridded_dilated_stack_has_holes():
@@ -359,11 +342,12 @@ def test_misaligned_centres_warn_or_raise():
         receptive_field(Misaligned(), 8, strict=True)
 
 
-def test_non_zero_padding_modes_warn():
+def test_non_zero_padding_modes_warn_at_the_callers_line():
     conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular")
-    with pytest.warns(ReceptiveFieldWarning, match="pads with 'circular'"):
+    with pytest.warns(ReceptiveFieldWarning, match="pads with 'circular'") as caught:
         rf = receptive_field(conv, 8)
     assert rf.size == (3, 3)
+    assert caught[0].filename == __file__  # stacklevel was one too high for layer warnings
     # indeed: unit 0 of a circular conv also reads the last row and column
     assert empirical_receptive_field(conv, 8, (0, 0))[7, 7] > 0
 
@@ -425,82 +409,3 @@ def test_untraceable_model_is_a_clear_type_error():
 
     with pytest.raises(TypeError, match="could not be traced with torch.fx"):
         receptive_field(Branchy(), 8)
-
-
-def test_empirical_bad_arguments():
-    model = nn.Conv2d(2, 2, 3)
-    with pytest.raises(ValueError, match=r"position \(9, 0\) is outside the output map of "
-                                         r"size 6x6"):
-        empirical_receptive_field(model, 8, (9, 0))
-    with pytest.raises(TypeError, match="position must be a pair of ints"):
-        empirical_receptive_field(model, 8, 3)
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
-        empirical_receptive_field("conv", 8)
-    head = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
-    with pytest.raises(ValueError, match=r"input_size must be \(C, H, W\)"):
-        empirical_receptive_field(head, 2)
-
-
-def test_empirical_leaves_the_model_alone_and_runs_on_device(device):
-    model = nn.Sequential(nn.Conv2d(2, 2, 3), nn.ReLU(), nn.MaxPool2d(2)).to(device)
-    before = [p.detach().clone() for p in model.parameters()]
-    field = empirical_receptive_field(model, 10)
-    assert field.device.type == device and field.shape == (10, 10)
-    for p, q in zip(before, model.parameters()):
-        assert torch.equal(p, q)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        receptive_field(model, 10)
-
-
-# ------------------------------------------------------------------- effective receptive field
-@pytest.mark.parametrize("n,k", [(1, 3), (3, 2), (4, 3), (6, 5)])
-def test_uniform_path_counts_spread_like_sqrt_n(n, k):
-    # n stacked k-tap boxes: the path counts are the n-fold convolution of a box, whose
-    # variance is n times that of a uniform on k points, (k^2 - 1) / 12 (central limit theorem)
-    r = 1 + n * (k - 1)
-    counts = empirical_receptive_field(kernels.conv_stack(n, k), r + 4)
-    (mh, mw), (sh, sw) = kernels.erf_moments(counts)
-    assert sh == pytest.approx(math.sqrt(n * (k * k - 1) / 12), rel=1e-9) and sw == sh
-    assert counts.sum() == k ** (2 * n)  # every path counted once
-
-
-def test_erf_moments_by_hand():
-    field = torch.zeros(5, 6)
-    field[2, 3] = 1.0
-    assert kernels.erf_moments(field) == ((2.0, 3.0), (0.0, 0.0))
-    field = torch.zeros(5, 6)
-    field[0, 1] = field[0, 3] = 2.0  # two equal weights 2 apart: mean between, std 1
-    assert kernels.erf_moments(field) == ((0.0, 2.0), (0.0, 1.0))
-    with pytest.raises(ValueError, match="2-D Tensor"):
-        kernels.erf_moments(torch.ones(2, 2, 2))
-    with pytest.raises(ValueError, match="positive mass"):
-        kernels.erf_moments(torch.zeros(3, 3))
-    with pytest.raises(ValueError, match="axis must be 'h' or 'w'"):
-        kernels.erf_profile(torch.ones(3, 3), "x")
-
-
-def test_effective_field_is_a_reproducible_distribution_inside_the_field(device):
-    model = kernels.conv_stack(3, 3, channels=4, relu=True).to(device)
-    state = torch.get_rng_state()
-    erf = kernels.effective_receptive_field(model, (4, 13, 13), seeds=3)
-    assert torch.equal(torch.get_rng_state(), state)  # the caller's RNG is untouched
-    assert erf.shape == (13, 13) and erf.device.type == device
-    assert erf.sum().item() == pytest.approx(1.0) and (erf >= 0).all()
-    mask = empirical_receptive_field(model, (4, 13, 13)) > 0
-    assert (erf[~mask] == 0).all() and (erf[mask] > 0).sum() > mask.sum() // 2
-    torch.testing.assert_close(erf, kernels.effective_receptive_field(model, (4, 13, 13),
-                                                                      seeds=[0, 1, 2]))
-    with pytest.raises(ValueError, match="seeds must be"):
-        kernels.effective_receptive_field(model, (4, 13, 13), seeds=[])
-
-
-def test_effective_field_grows_like_sqrt_n_and_looks_gaussian():
-    g = kernels.erf_growth(depths=(4, 16), channels=4, seeds=6)
-    assert g["size"] == [9, 33]  # the field grows like n: 1 + 2n
-    ratio = g["erf_std"][1] / g["erf_std"][0]
-    assert abs(ratio - 2.0) < 0.4  # sqrt(16 / 4) = 2, far from the field's 33 / 9 = 3.7
-    stack = kernels.conv_stack(16, 3, channels=4, relu=True)
-    erf = kernels.effective_receptive_field(stack, (4, 37, 37), seeds=6)
-    _, marginal, gaussian = kernels.erf_profile(erf, "w")
-    assert (marginal - gaussian).abs().sum() < 0.15  # total variation to the fitted Gaussian

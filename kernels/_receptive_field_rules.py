@@ -1,4 +1,7 @@
-"""How one layer, or one join of branches, changes a receptive field (for kernels.receptive_field).
+"""How one layer, or one join of branches, changes a receptive field: the rules behind
+:func:`kernels.receptive_field`, used by its graph walk (:mod:`kernels._receptive_field_walk`)
+only. Book chapter ``book/receptive_field.md``; reference: Araujo, Norris, Sim, "Computing
+Receptive Fields of Convolutional Neural Networks", Distill 2019.
 
 Along one spatial axis every feature map carries four integers (Araujo et al. 2019):
 
@@ -11,22 +14,24 @@ Along one spatial axis every feature map carries four integers (Araujo et al. 20
 A window of extent ``k = d(k0 - 1) + 1`` (kernel ``k0``, dilation ``d``), stride ``s`` and left
 padding ``p`` maps ``(r, S, -P)`` to ``(r + (k - 1) S,  s S,  -P - p S)``. Where branches meet
 (add, mul, cat) the fields are united; that is one affine family only if they share the jump.
+
+Each rule returns the new :class:`Field` and the layer's own ``(kernel, stride, padding)``.
+A map may come out empty (``length < 1``); the walk reports that as an input too small.
+Rules never warn themselves: where the result needs a caveat they append a message to
+``notes``, and :func:`kernels.receptive_field` turns each into a ``ReceptiveFieldWarning`` at
+its caller's line.
 """
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import torch.nn as nn
 
+from .layer_graph import ELEMENTWISE, pair, window_length
 
-class ReceptiveFieldWarning(UserWarning):
-    """Branches meet with misaligned field centres: the result is the union of their boxes."""
-
-
-class TooSmall(ValueError):
-    """A layer produced an empty map; caught by receptive_field to find the minimal input."""
+__all__ = ["Axis", "Field", "NONE3", "unsupported", "module", "window", "adaptive", "pad",
+           "upsample", "linear", "union"]
 
 
 @dataclass(frozen=True)
@@ -60,12 +65,6 @@ class Field:
         return Field(self.h.whole(), self.w.whole(), flat)
 
 
-ELEMENTWISE = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU,
-               nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardswish,
-               nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.Identity, nn.Dropout, nn.Dropout2d,
-               nn.AlphaDropout, nn.FeatureAlphaDropout)
-WINDOWED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
-            nn.ZeroPad2d, nn.ConstantPad2d, nn.Flatten, nn.Linear, nn.Upsample)
 SUPPORTED = ("Conv2d, MaxPool2d, AvgPool2d, Adaptive{Avg,Max}Pool2d, ZeroPad2d, Flatten, Linear, "
              "add/mul/cat, upsampling of a 1x1 map, and elementwise layers (BatchNorm2d, "
              "activations, Dropout)")
@@ -77,43 +76,22 @@ def unsupported(name, what, why=""):
                       f"supported: {SUPPORTED}")
 
 
-def pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def conv_len(n, k, s, p_left, p_right, name):
-    out = (n + p_left + p_right - k) // s + 1
-    if out < 1:
-        raise TooSmall(name)
-    return out
-
-
-def pool_len(n, k, s, p, ceil_mode, name):
-    if n + 2 * p < k:
-        raise TooSmall(name)
-    q = n + 2 * p - k
-    out = (-(-q // s) if ceil_mode else q // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:  # torch drops a last window that starts in padding
-        out -= 1
-    return out
-
-
-def module(m, f, name):
+def module(m, f, name, notes):
     """Field after module ``m`` and its own (kernel, stride, padding)."""
     if isinstance(m, ELEMENTWISE):
         return f, NONE3
     if isinstance(m, nn.Conv2d):
         if m.padding_mode != "zeros" and m.padding not in ((0, 0), "valid"):
-            warnings.warn(f"layer '{name}' pads with '{m.padding_mode}': near the border its "
-                          "padding repeats real pixels, so border units see more than the box "
-                          "cut to the input", ReceptiveFieldWarning, stacklevel=6)
+            notes.append(f"layer '{name}' pads with '{m.padding_mode}': near the border its "
+                         "padding repeats real pixels, so border units see more than the box "
+                         "cut to the input")
         return window(f, name, m.kernel_size, m.stride, m.padding, m.dilation)
     if isinstance(m, nn.MaxPool2d):
         return window(f, name, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
     if isinstance(m, nn.AvgPool2d):
         return window(f, name, m.kernel_size, m.stride, m.padding, 1, m.ceil_mode)
     if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        return adaptive(f, m.output_size, name)
+        return adaptive(f, m.output_size, name, notes)
     if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d)):
         return pad(f, m.padding, name)
     if isinstance(m, nn.Flatten):
@@ -145,15 +123,13 @@ def window(f, name, k, s, p, d, ceil_mode=False):
         pl = pr = pair(p)
     axes = []
     for i, a in enumerate((f.h, f.w)):
-        if ceil_mode:
-            n = pool_len(a.length, keff[i], s[i], pl[i], True, name)
-        else:
-            n = conv_len(a.length, keff[i], s[i], pl[i], pr[i], name)
+        n = window_length(a.length, keff[i], s[i], pl[i], pr[i], ceil_mode)  # torch's rule
         axes.append(a.window(keff[i], s[i], pl[i], n))
     return Field(*axes), (keff, s, pl)
 
 
-def adaptive(f, output_size, name):
+def adaptive(f, output_size, name, notes):
+    """Adaptive pooling to ``output_size``: exact when the bins are equal, else unit 0 only."""
     axes, ks = [], []
     for o, a in zip(pair(output_size), (f.h, f.w)):
         o = a.length if o is None else o
@@ -166,9 +142,8 @@ def adaptive(f, output_size, name):
             ks.append(k)
         else:
             k = math.ceil(a.length / o)  # bin 0 is [0, ceil(n/o)); later bins drift
-            warnings.warn(f"layer '{name}': adaptive pooling {a.length} -> {o} has uneven bins; "
-                          f"the field of unit 0 is exact (k={k}) but the jump is not constant",
-                          ReceptiveFieldWarning, stacklevel=6)  # -> the caller
+            notes.append(f"layer '{name}': adaptive pooling {a.length} -> {o} has uneven bins; "
+                         f"the field of unit 0 is exact (k={k}) but the jump is not constant")
             axes.append(a.window(k, a.length // o, 0, o))
             ks.append(k)
     return Field(*axes), (tuple(ks), None, None)
@@ -182,8 +157,6 @@ def pad(f, padding, name):
     l, r, t, b = padding
     h = Axis(f.h.size, f.h.jump, f.h.start - t * f.h.jump, f.h.length + t + b)
     w = Axis(f.w.size, f.w.jump, f.w.start - l * f.w.jump, f.w.length + l + r)
-    if h.length < 1 or w.length < 1:
-        raise TooSmall(name)
     return Field(h, w), (None, None, (t, l))
 
 
@@ -204,16 +177,17 @@ def linear(f):
     return f if f.flat else Field(f.h, f.w.whole())
 
 
-def union(fields, name, strict, hw):
+def union(fields, name, strict, hw, notes):
     """Field of an elementwise combination (add, mul, cat) of ``fields``, with broadcasting,
-    for an input of spatial size ``hw``."""
+    for an input of spatial size ``hw``; misaligned centres raise if ``strict``, else a note."""
     if any(f.flat for f in fields) and not all(f.flat for f in fields):
         raise unsupported(name, "a flat and a spatial tensor combined")
-    return Field(_union_axis([f.h for f in fields], name, strict, "h", hw[0]),
-                 _union_axis([f.w for f in fields], name, strict, "w", hw[1]), fields[0].flat)
+    return Field(_union_axis([f.h for f in fields], name, strict, "h", hw[0], notes),
+                 _union_axis([f.w for f in fields], name, strict, "w", hw[1], notes),
+                 fields[0].flat)
 
 
-def _union_axis(axes, name, strict, which, extent):
+def _union_axis(axes, name, strict, which, extent, notes):
     n = max(a.length for a in axes)
     if any(a.length not in (1, n) for a in axes):
         raise ValueError(f"branches meeting at '{name}' have {which}-lengths "
@@ -235,8 +209,7 @@ def _union_axis(axes, name, strict, which, extent):
                f"{centres} for output unit 0")
         if strict:
             raise ValueError(msg)
-        warnings.warn(msg + "; reporting the union of their boxes", ReceptiveFieldWarning,
-                      stacklevel=6)
+        notes.append(msg + "; reporting the union of their boxes")
     moved = Axis(end - start + 1, jumps[0], start, n)
     if not fixed:
         return moved
