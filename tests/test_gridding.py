@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from kernels import dilated_footprint, gridding_report
 
@@ -62,7 +62,7 @@ def test_footprint_equals_brute_force_and_conv_gradient(dilations, k, strides):
     assert torch.equal(ours, conv_stack_gradient(dilations, k, strides))
 
 
-@settings(max_examples=40, deadline=None)
+@pytest.mark.property
 @given(st.lists(st.tuples(st.integers(1, 6), st.integers(1, 3)), min_size=1, max_size=4),
        st.integers(1, 4))
 def test_random_stacks_equal_conv_gradient(layers, k):
@@ -152,7 +152,7 @@ def test_report_with_strides_uses_effective_rates():
     assert "effective rates (1, 4)" in strided.reason
 
 
-@settings(max_examples=40, deadline=None)
+@pytest.mark.property
 @given(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 3)), min_size=1, max_size=3),
        st.integers(2, 4))
 def test_report_holes_agree_with_footprint(layers, k):
