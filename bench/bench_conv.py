@@ -7,13 +7,12 @@ Expect ours to be slower: torch dispatches to oneDNN / cuDNN kernels that never 
 the ``[N, C, H_out, W_out, k_h, k_w]`` patch tensor, which the einsum here builds in memory.
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
 import kernels
+from timing import median_ms  # bench/timing.py: this script's folder is on sys.path
 
 SHAPES = [  # name, input shape, weight shape, conv arguments
     ("3x3, pad 1", (8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1)),
@@ -23,20 +22,6 @@ SHAPES = [  # name, input shape, weight shape, conv arguments
     ("3x3, groups=8", (8, 64, 56, 56), (64, 8, 3, 3), dict(padding=1, groups=8)),
     ("3x3 depthwise", (8, 64, 56, 56), (64, 1, 3, 3), dict(padding=1, groups=64)),
 ]
-
-
-def median_time(fn, repeats, device):
-    fn()  # warm-up: allocator, oneDNN / cuDNN algorithm choice
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():
@@ -62,8 +47,8 @@ def main():
                     else:
                         with torch.no_grad():
                             conv(x, w, b, **cfg)
-                row.append(median_time(step, args.repeats, device))
-            print(f"{name:<17}{label:<10}{1e3 * row[0]:>11.1f}{1e3 * row[1]:>10.1f}"
+                row.append(median_ms(step, args.repeats, device))
+            print(f"{name:<17}{label:<10}{row[0]:>11.1f}{row[1]:>10.1f}"
                   f"{row[0] / row[1]:>7.1f}")
 
 
