@@ -134,16 +134,18 @@ def test_random_configs_match_torch_and_loop(case, seed):
     wt = with_layout(torch.randn(case["c_out"], case["c_in"] // cfg["groups"], *case["kernel"],
                                  dtype=dtype), case["w_layout"])
     b = torch.randn(case["c_out"], dtype=dtype) if case["bias"] else None
-    x.requires_grad_()
+    leaves = [t.requires_grad_() for t in (x, wt, b) if t is not None]
     ours, ref = conv2d(x, wt, b, **cfg), F.conv2d(x, wt, b, **cfg)
     torch.testing.assert_close(ours, ref, **TOL[dtype])
-    loop = loop_conv2d(x.detach().double(), wt.double(), None if b is None else b.double(), **cfg)
+    loop = loop_conv2d(*(None if t is None else t.detach().double() for t in (x, wt, b)), **cfg)
     torch.testing.assert_close(ours.double(), loop, **TOL[dtype])
     assert_same_layout(ours, ref, cfg["groups"])
-    # The backward runs whatever the layout, and gives torch's input gradient.
+    # The backward runs whatever the layout, and gives torch's gradients.
     grad_out = torch.randn_like(ref)
-    torch.testing.assert_close(torch.autograd.grad(ours, x, grad_out)[0],
-                               torch.autograd.grad(ref, x, grad_out)[0], **TOL[dtype])
+    for g_ours, g_ref in zip(torch.autograd.grad(ours, leaves, grad_out),
+                             torch.autograd.grad(ref, leaves, grad_out)):
+        torch.testing.assert_close(g_ours, g_ref, rtol=1e-4 if dtype == torch.float32 else 1e-9,
+                                   atol=1e-4 if dtype == torch.float32 else 1e-10)
     padding = 0 if cfg["padding"] == "valid" else cfg["padding"]
     size = (case["h"], case["w"]) if padding == "same" else conv_output_size(
         (case["h"], case["w"]), case["kernel"], cfg["stride"], padding, cfg["dilation"])
@@ -221,6 +223,19 @@ def test_unbatched_noncontiguous_and_empty_batch(device):
 def test_gradcheck(case, device):
     torch.manual_seed(0)
     x, w, b, cfg = make(case, torch.float64, device)
+    x, w, b = (t.requires_grad_() for t in (x, w, b))
+    assert torch.autograd.gradcheck(lambda x, w, b: conv2d(x, w, b, **cfg), (x, w, b))
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[3]])
+@pytest.mark.parametrize("x_layout,w_layout", [("channels_last", "contiguous"),
+                                               ("contiguous", "channels_last"),
+                                               ("permuted", "channels_last")])
+def test_gradcheck_other_layouts(case, x_layout, w_layout, device):
+    """The layout copy and the in-place bias keep the graph exact in every layout."""
+    torch.manual_seed(0)
+    x, w, b, cfg = make(case, torch.float64, device)
+    x, w = with_layout(x, x_layout), with_layout(w, w_layout)
     x, w, b = (t.requires_grad_() for t in (x, w, b))
     assert torch.autograd.gradcheck(lambda x, w, b: conv2d(x, w, b, **cfg), (x, w, b))
 
