@@ -2,7 +2,13 @@
 
 Problem (a Faster R-CNN head on a VGG16 map): input ``[2, 256, 50, 50]`` float32 (an
 800 x 800 image at stride 16), 512 proposals of 32..400 image pixels, 7 x 7 output,
-``sampling_ratio=2``, CPU. Run ``python bench/bench_roi.py``; it prints a median over repeats.
+``sampling_ratio=2``, CPU. Run ``python bench/bench_roi.py``; it prints a median over repeats
+(``bwd ms`` is the median of forward + backward less the median of forward).
+
+A second problem bounds the memory of large boxes: 128 RoIs of about 4096 x 4096 image pixels
+on a ``[1, 256, 256, 256]`` map at stride 16 with the adaptive grid (``sampling_ratio=-1``:
+37 x 37 samples per bin), timed once per mode. Building every RoI's bags at once took 0.9 GB
+(avg) and 9 GB (max); ``kernels.roi_align`` builds them per chunk of RoIs.
 
 RoI Align contenders:
 
@@ -27,7 +33,6 @@ import argparse
 import contextlib
 import importlib
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -35,8 +40,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
+from timing import median_ms
 
 import kernels
+from kernels.roi_bags import feature_table
 
 _ra = importlib.import_module("kernels.roi_align")  # the module: its private _plan
 
@@ -100,8 +107,8 @@ def align_per_roi(x, rois):
 
 
 def align_autograd_bwd(x, rois):
-    index, weight, offsets, _ = _ra._plan(rois, (P, P), SCALE, SR, False, x.shape, x.dtype, "avg")
-    table = x.permute(0, 2, 3, 1).reshape(N * H * W, C)
+    index, weight, offsets = _ra._plan(rois, (P, P), SCALE, SR, False, x.shape, x.dtype, "avg")
+    table = feature_table(x, spare_row=True)  # [N*H*W + 1, C]
     out = F.embedding_bag(index.view(-1), table, offsets, mode="sum", per_sample_weights=weight)
     return out.view(K, P, P, C).permute(0, 3, 1, 2).contiguous()
 
@@ -141,20 +148,37 @@ def _peak_mb(fn):
 
 def measure(fn, x, rois, repeats):
     """Median forward and backward ms over ``repeats`` runs, then one profiled run of each."""
-    fwd, bwd = [], []
-    for _ in range(repeats):
-        xg = x.detach().requires_grad_()
-        t0 = time.perf_counter()
-        out = fn(xg, rois)
-        t1 = time.perf_counter()
-        out.backward(torch.ones_like(out))
-        fwd.append(t1 - t0)
-        bwd.append(time.perf_counter() - t1)
     xg = x.detach().requires_grad_()
+
+    def both():
+        out = fn(xg, rois)
+        out.backward(torch.ones_like(out))
+
+    fwd = median_ms(lambda: fn(xg, rois), repeats)
+    bwd = median_ms(both, repeats) - fwd
     fwd_mb, out = _peak_mb(lambda: fn(xg, rois))
     grad = torch.ones_like(out)
     bwd_mb, _ = _peak_mb(lambda: out.backward(grad))
-    return statistics.median(fwd) * 1e3, statistics.median(bwd) * 1e3, fwd_mb, bwd_mb
+    return fwd, bwd, fwd_mb, bwd_mb
+
+
+def large_rois(seed=0):
+    """The large-box problem: ``[1, 256, 256, 256]`` map, 128 RoIs of ~4096 px."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 256, 256, 256, generator=g)
+    xy = torch.rand(128, 2, generator=g) * 16
+    return x, torch.cat([torch.zeros(128, 1), xy, torch.full((128, 2), 4096.0)], 1)
+
+
+def measure_once(fn, x, rois):
+    """ms and peak MiB of one forward and one backward (for problems too slow to repeat)."""
+    xg = x.detach().requires_grad_()
+    t0 = time.perf_counter()
+    fwd_mb, out = _peak_mb(lambda: fn(xg, rois))
+    t1 = time.perf_counter()
+    grad = torch.ones_like(out)
+    bwd_mb, _ = _peak_mb(lambda: out.backward(grad))
+    return (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3, fwd_mb, bwd_mb
 
 
 def main():
@@ -197,13 +221,20 @@ def main():
         err = (fn(inp, rois) - want).abs().max().item()
         pool_rows.append((name, *measure(fn, inp, rois, reps), err))
 
+    x_big, rois_big = large_rois()
+    big_rows = [(f"kernels.roi_align, {mode}",
+                 *measure_once(lambda t, r, m=mode: kernels.roi_align(t, r, P, SCALE, -1, mode=m),
+                               x_big, rois_big), None) for mode in ("avg", "max")]
+
     head = (f"{'':30s}{'fwd ms':>9s}{'bwd ms':>9s}{'fwd peak MiB':>14s}{'bwd peak MiB':>14s}"
             f"{'max |diff|':>12s}")
-    for title, table in (("RoI Align", rows), ("RoI Pool", pool_rows)):
+    for title, table in (("RoI Align", rows), ("RoI Pool", pool_rows),
+                         ("RoI Align, 128 RoIs of 4096 px, adaptive grid (once)", big_rows)):
         print(f"{title}\n{head}")
         for name, fm, bm, fmb, bmb, err in table:
             mem = "".join(f"{'n/a':>14s}" if v is None else f"{v:14.1f}" for v in (fmb, bmb))
-            print(f"{name:30s}{fm:9.1f}{bm:9.1f}{mem}{err:12.1e}")
+            diff = f"{'n/a':>12s}" if err is None else f"{err:12.1e}"
+            print(f"{name:30s}{fm:9.1f}{bm:9.1f}{mem}{diff}")
         print()
     out_mb = K * C * P * P * 4 / 2**20
     print(f"for scale: the output is {out_mb:.1f} MiB; one per-RoI copy of the map "

@@ -27,10 +27,13 @@ mode the gradient flows through the first sample attaining the maximum only. Sem
 torchvision's ``roi_align`` kernel. See :doc:`roi_pooling_align`.
 
 Implementation: the weights do not depend on the channel, so every bin is a "bag" of
-``(cell, weight)`` pairs over the feature map laid out as a ``[N*H*W, C]`` table;
-``torch.embedding_bag`` sums all bags of all RoIs in one call. The backward pass is the same
-sparse matrix transposed: bags of output rows per input cell. No Python loop over RoIs, bins or
-samples, and no per-RoI copy of the map.
+``(cell, weight)`` pairs over the feature map laid out as a ``[N*H*W, C]`` table
+(:mod:`kernels.roi_bags`); ``torch.embedding_bag`` sums all bags of a chunk of RoIs in one call.
+A sample outside the map points at a spare row of zeros, so it reads no cell (a NaN on the
+border stays out of it). The backward pass is the same sparse matrix transposed: bags of output
+rows per input cell. The bags of a chunk (about ``_CHUNK_BYTES``) are built, used and dropped,
+then rebuilt in backward: memory stays bounded however many and however large the boxes are.
+No Python loop over bins or samples, and no per-RoI copy of the map.
 """
 from __future__ import annotations
 
@@ -39,8 +42,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._boxes import check_roi_args, check_scale, geometry_dtype, ragged_arange, to_input_layout
 from ._checks import as_pair, check_int
+from .roi_bags import BagMax, chunk_slices, feature_table, ragged_arange
+from .roi_boxes import (check_roi_args, check_scale, check_single_box, geometry_dtype,
+                        to_input_layout)
 
 __all__ = ["roi_align", "RoIAlign", "roi_align_grid"]
 
@@ -54,14 +59,31 @@ class AlignGrid(NamedTuple):
     xs: torch.Tensor       # Tensor[PW, g_w] sample columns of each bin column
 
 
-def _samples(start, length, pooled, sampling_ratio, aligned, dt):
-    """Sample coordinates along one axis for every RoI at once (ragged: RoI k has
-    ``pooled * grid[k]`` of them, bin-major). Returns ``(coords, owner RoI, bin size, grid)``."""
+_CHUNK_BYTES = 64 * 2**20  # working memory of one chunk of RoIs
+# a tap (one entry of a bag) is a row index and a weight; building the bags and transposing them
+# in backward (sort, bag of each entry) holds about six such 8-byte numbers per tap at once
+_BYTES_PER_TAP = 48
+
+
+def _bin_grid(length, pooled, sampling_ratio, aligned):
+    """Per RoI along one axis: bin size and samples per bin (``Tensor[K]`` each)."""
     if not aligned:
         length = length.clamp(min=1.0)  # torchvision: "force malformed RoIs to be 1x1"
     size = length / pooled  # [K] bin size
     grid = (torch.full_like(size, sampling_ratio).long() if sampling_ratio > 0
             else torch.ceil(size).clamp(min=0).long())  # [K] samples per bin along this axis
+    return size, grid
+
+
+def _scaled(rois, scale, aligned, dt):
+    """``Tensor[K, 4]`` box corners on the map, ``s * x - o``."""
+    return rois[:, 1:].to(dt) * torch.tensor(scale, dtype=dt) - (0.5 if aligned else 0.0)
+
+
+def _samples(start, length, pooled, sampling_ratio, aligned, dt):
+    """Sample coordinates along one axis for every RoI at once (ragged: RoI k has
+    ``pooled * grid[k]`` of them, bin-major). Returns ``(coords, owner RoI, bin size, grid)``."""
+    size, grid = _bin_grid(length, pooled, sampling_ratio, aligned)
     k, pos = ragged_arange(grid * pooled)
     p, u = pos // grid[k], pos % grid[k]
     # same operation order as the C++ kernel: (start + p * b) + ((u + .5) * b) / g
@@ -70,113 +92,91 @@ def _samples(start, length, pooled, sampling_ratio, aligned, dt):
 
 
 def _taps(v, limit, dt):
-    """Bilinear taps along one axis: ``(cells Tensor[2, M], weights Tensor[2, M])``, low/high."""
-    valid = (v >= -1) & (v <= limit)  # beyond one cell outside the map a sample is 0
+    """Bilinear taps along one axis: ``(cells Tensor[2, M], weights Tensor[2, M], valid
+    Tensor[M])``, low/high; a sample beyond one cell outside the map is not valid (reads 0)."""
+    valid = (v >= -1) & (v <= limit)
     v = v.clamp(0, limit)
     lo = v.long()
     edge = lo >= limit - 1  # on or past the last cell centre: take the edge, no interpolation
     lo = torch.where(edge, limit - 1, lo)
     frac = torch.where(edge, lo.to(dt), v) - lo
     taps = torch.stack([lo, torch.where(edge, lo, lo + 1)])  # [2, M]
-    return taps, torch.stack([1 - frac, frac]) * valid       # [2, M]
+    return taps, torch.stack([1 - frac, frac]) * valid, valid  # [2, M], [2, M], [M]
 
 
 def _plan(rois, size, scale, sampling_ratio, aligned, shape, dtype, mode):
-    """Entries ``(table row, weight)`` ordered (bin, sample row, sample column, y tap, x tap),
-    cut into one bag per bin (avg) or one bag of 4 taps per sample (max)."""
+    """The bags of ``rois``: ``(index, weight, offsets)``, entries ``(table row, weight)``
+    ordered (bin, sample row, sample column, y tap, x tap), one bag per bin (avg) or one bag
+    of 4 taps per sample (max). Row ``N*H*W`` is the spare zero row of an invalid sample."""
     ph, pw = size
-    _, _, h, w = shape
-    k = rois.shape[0]
+    n, _, h, w = shape
+    k, dev = rois.shape[0], rois.device
     dt = geometry_dtype(dtype)
-    c = rois[:, 1:].to(dt) * torch.tensor(scale, dtype=dt) - (0.5 if aligned else 0.0)
+    c = _scaled(rois, scale, aligned, dt)
     vy, ky, _, gh = _samples(c[:, 1], c[:, 3] - c[:, 1], ph, sampling_ratio, aligned, dt)
     vx, _, _, gw = _samples(c[:, 0], c[:, 2] - c[:, 0], pw, sampling_ratio, aligned, dt)
-    (ty, wy), (tx, wx) = _taps(vy, h, dt), _taps(vx, w, dt)
-    n = gh * gw  # [K] samples per bin
+    (ty, wy, oky), (tx, wx, okx) = _taps(vy, h, dt), _taps(vx, w, dt)
+    spare = n * h * w
+    nb = gh * gw  # [K] samples per bin
     if mode == "avg":
-        wy = wy / n.clamp(min=1)[ky]  # fold the 1 / (g_h g_w) of the average into y
-    ry = ((rois[ky, 0].long() * h + ty) * w).T  # [My, 2] table row of (image, y tap, x = 0)
-    rx, wy, wx = tx.T, wy.T, wx.T               # [Mx, 2], [My, 2], [Mx, 2]
+        wy = wy / nb.clamp(min=1)[ky]  # fold the 1 / (g_h g_w) of the average into y
+    # an invalid axis points at (or past) the spare row; the clamp below makes it exact
+    ry = torch.where(oky, (rois[ky, 0].long() * h + ty) * w, spare).T  # [My, 2] (image, y, 0)
+    rx = torch.where(okx, tx, spare).T                                  # [Mx, 2]
+    wy, wx = wy.T, wx.T                                                 # [My, 2], [Mx, 2]
     if k and bool((gh == gh[0]).all() & (gw == gw[0]).all()):
         # one grid for every RoI (always so when sampling_ratio > 0): plain broadcasting
         g1, g2 = int(gh[0]), int(gw[0])
         ry, wy = (t.reshape(k, ph, 1, g1, 1, 2, 1) for t in (ry, wy))  # [K, PH, 1, gh, 1, 2, 1]
         rx, wx = (t.reshape(k, 1, pw, 1, g2, 1, 2) for t in (rx, wx))  # [K, 1, PW, 1, gw, 1, 2]
-        index, weight = (ry + rx).reshape(-1), (wy * wx).reshape(-1)  # [E], E = B * 4 gh gw
-    else:  # ragged: RoI k contributes PH * PW bags of 4 * n[k] entries
-        kb = torch.arange(k, device=rois.device).repeat_interleave(ph * pw)  # [B] RoI of bin
-        ib = torch.arange(ph, device=rois.device).repeat_interleave(pw).repeat(k)
-        jb = torch.arange(pw, device=rois.device).repeat(k * ph)
-        bag, r = ragged_arange(4 * n[kb])
-        s, a, b = r // 4, r // 2 % 2, r % 2  # sample within the bin; y tap; x tap
+        index, weight = (ry + rx).reshape(-1), (wy * wx).reshape(-1)  # [E], E = 4 B gh gw
+    else:  # ragged: RoI k has PH * PW bins of nb[k] samples, 4 taps each
+        kb = torch.arange(k, device=dev).repeat_interleave(ph * pw)  # [B] RoI of each bin
+        ib = torch.arange(ph, device=dev).repeat_interleave(pw).repeat(k)  # [B] bin row
+        jb = torch.arange(pw, device=dev).repeat(k * ph)                   # [B] bin column
+        bag, s = ragged_arange(nb[kb])  # [S] bin of each sample, its rank in the bin
         first_y = (torch.cumsum(gh * ph, 0) - gh * ph)[kb] + ib * gh[kb]  # [B] first y sample
         first_x = (torch.cumsum(gw * pw, 0) - gw * pw)[kb] + jb * gw[kb]
         g = gw[kb][bag]
-        yi, xi = first_y[bag] + s // g, first_x[bag] + s % g  # [E] sample along each axis
-        index, weight = ry[yi, a] + rx[xi, b], wy[yi, a] * wx[xi, b]
+        yi, xi = first_y[bag] + s // g, first_x[bag] + s % g  # [S] sample along each axis
+        index = (ry[yi][:, :, None] + rx[xi][:, None, :]).reshape(-1)  # [S, 2, 2] -> [E]
+        weight = (wy[yi][:, :, None] * wx[xi][:, None, :]).reshape(-1)
+    index.clamp_(max=spare)
     # weight = torchvision's w1..w4 = hy*hx, hy*lx, ly*hx, ly*lx (divided by g_h g_w for avg)
-    counts = n.repeat_interleave(ph * pw)  # [B] samples per bin
+    counts = nb.repeat_interleave(ph * pw)  # [B] samples per bin
     bag_sizes = (4 * counts if mode == "avg"
-                 else torch.full((int(counts.sum()),), 4, device=rois.device))
-    return index, weight.to(dtype), torch.cumsum(bag_sizes, 0) - bag_sizes, counts
+                 else torch.full((int(counts.sum()),), 4, device=dev))
+    return index, weight.to(dtype), torch.cumsum(bag_sizes, 0) - bag_sizes
 
 
-class _BagSum(torch.autograd.Function):
-    """``out[b] = sum_e weight[e] * table[index[e]]`` over the entries ``e`` of bag ``b``."""
+class _BilinearBags(torch.autograd.Function):
+    """``out[b] = sum_e weight[e] * table[index[e]]`` over the entries ``e`` of bag ``b`` (a bin,
+    or in max mode a sample) of one chunk of RoIs. Only the RoIs are saved: backward rebuilds
+    the bags, so no chunk's bags outlive its own forward or backward step."""
 
     @staticmethod
-    def forward(ctx, table, index, weight, offsets):
-        out = torch.embedding_bag(table, index, offsets, False, 0, False, weight)[0]  # [B, C]
-        ctx.save_for_backward(index, weight, offsets)
-        ctx.rows = table.shape[0]
-        return out
+    def forward(ctx, table, rois, geometry):
+        index, weight, offsets = _plan(rois, *geometry)
+        ctx.save_for_backward(rois)
+        ctx.geometry, ctx.rows = geometry, table.shape[0]
+        return torch.embedding_bag(table, index, offsets, False, 0, False, weight)[0]  # [B, C]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        index, weight, offsets = ctx.saved_tensors
+        (rois,) = ctx.saved_tensors
+        index, weight, offsets = _plan(rois, *ctx.geometry)  # [E], [E], [B]
         sizes = torch.diff(offsets, append=offsets.new_tensor([index.numel()]))
         bag = torch.repeat_interleave(torch.arange(offsets.numel(), device=index.device), sizes,
                                       output_size=index.numel())  # [E]
-        # dL/dtable[p] = sum_{e: index[e] = p} weight[e] * dL/dout[bag[e]]: the transposed
+        # dL/dtable[r] = sum_{e: index[e] = r} weight[e] * dL/dout[bag[e]]: the transposed
         # bags, one per table row, gathered by sorting the entries by the row they touch
         order = torch.argsort(index, stable=True)
         per_row = torch.bincount(index, minlength=ctx.rows)
         grad = torch.embedding_bag(grad_out.contiguous(), bag[order],
                                    torch.cumsum(per_row, 0) - per_row, False, 0, False,
                                    weight[order])[0]  # [R, C]
-        return grad, None, None, None
-
-
-class _SegmentMax(torch.autograd.Function):
-    """Max over consecutive runs of rows (one run of samples per bin); the first row wins."""
-
-    @staticmethod
-    def forward(ctx, values, counts):
-        # values [S, C], counts [B] samples per bin (sum = S); an empty bin gives 0
-        s, c = values.shape
-        first = torch.cumsum(counts, 0) - counts  # [B]
-        if counts.numel() and bool((counts == counts[0]).all()) and int(counts[0]) > 0:
-            out, arg = values.view(-1, int(counts[0]), c).max(1)  # [B, n, C] -> [B, C]
-            arg = arg + first[:, None]
-        else:  # ragged: segment max, then the smallest sample index attaining it
-            seg = torch.repeat_interleave(torch.arange(counts.numel(), device=values.device),
-                                          counts, output_size=s)[:, None].expand(s, c)
-            out = values.new_zeros(counts.numel(), c).scatter_reduce(
-                0, seg, values, "amax", include_self=False)
-            rows = torch.arange(s, device=values.device)[:, None].expand(s, c)
-            cand = torch.where(values == out.gather(0, seg), rows, s)
-            arg = torch.full_like(out, s, dtype=torch.long).scatter_reduce(0, seg, cand, "amin")
-        ctx.save_for_backward(arg)
-        ctx.samples = s
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):
-        (arg,) = ctx.saved_tensors
-        grad = grad_out.new_zeros(ctx.samples + 1, grad_out.shape[1])  # row S: empty bins
-        return grad.scatter_(0, arg, grad_out)[:-1], None
+        return grad, None, None
 
 
 def _check_align_args(sampling_ratio, aligned, mode):
@@ -207,14 +207,27 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
     """
     rois, size, scale = check_roi_args(input, boxes, output_size, spatial_scale)
     _check_align_args(sampling_ratio, aligned, mode)
-    n, c, h, w = input.shape
-    index, weight, offsets, counts = _plan(rois, size, scale, sampling_ratio, aligned,
-                                           input.shape, input.dtype, mode)
-    table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)  # [N*H*W, C] one row per cell
-    out = _BagSum.apply(table, index, weight, offsets)  # avg: [B, C]; max: [S, C] samples
+    c = input.shape[1]
+    ph, pw = size
+    corners = _scaled(rois, scale, aligned, geometry_dtype(input.dtype))  # [K, 4]
+    per_bin = (_bin_grid(corners[:, 3] - corners[:, 1], ph, sampling_ratio, aligned)[1]
+               * _bin_grid(corners[:, 2] - corners[:, 0], pw, sampling_ratio, aligned)[1])
+    samples = per_bin * (ph * pw)  # [K] samples of each RoI, 4 taps each
+    cost = samples * 4 * _BYTES_PER_TAP  # [K] bytes the bags of each RoI need at their peak
     if mode == "max":
-        out = _SegmentMax.apply(out, counts)  # [B, C]
-    out = out.view(rois.shape[0], *size, c).permute(0, 3, 1, 2)  # [K, C, PH, PW]
+        cost = cost + samples * 2 * c * input.element_size()  # samples [S, C], their gradient
+    table = feature_table(input, spare_row=True)  # [N*H*W + 1, C]
+    geometry = (size, scale, sampling_ratio, aligned, input.shape, input.dtype, mode)
+    outs = []
+    for part in chunk_slices(cost, _CHUNK_BYTES):
+        out = _BilinearBags.apply(table, rois[part], geometry)  # avg: [B, C]; max: [S, C]
+        if mode == "max":
+            counts = per_bin[part].repeat_interleave(ph * pw)  # [B] samples per bin
+            out = BagMax.apply(out, torch.arange(out.shape[0], device=out.device),
+                               torch.cumsum(counts, 0) - counts)  # [B, C]
+        outs.append(out)
+    out = outs[0] if len(outs) == 1 else torch.cat(outs)  # [K*PH*PW, C]
+    out = out.view(rois.shape[0], ph, pw, c).permute(0, 3, 1, 2)  # [K, C, PH, PW]
     return to_input_layout(out, input)
 
 
@@ -225,13 +238,12 @@ def roi_align_grid(box, output_size, spatial_scale: float = 1.0, sampling_ratio:
     Coordinates are in feature-map cells (cell ``h`` spans ``[h, h+1)``, its centre is
     ``h + 0.5``); the arithmetic runs in ``dtype`` as it would for an input of that dtype.
     """
+    rois = check_single_box(box, dtype)  # [1, 5]
+    ph, pw = as_pair(output_size, "output_size", min_value=1)
+    scale = check_scale(spatial_scale)
     _check_align_args(sampling_ratio, aligned, "avg")
-    box = torch.as_tensor(box, dtype=dtype).reshape(1, 4)  # [1, 4]
-    rois, (ph, pw), scale = check_roi_args(torch.empty(1, 0, 1, 1, dtype=dtype),
-                                           torch.cat([box.new_zeros(1, 1), box], 1),
-                                           output_size, spatial_scale)
     dt = geometry_dtype(dtype)
-    c = rois[0, 1:].to(dt) * torch.tensor(scale, dtype=dt) - (0.5 if aligned else 0.0)
+    c = _scaled(rois, scale, aligned, dt)[0]
     out = []
     for lo, hi, pooled in ((c[1], c[3], ph), (c[0], c[2], pw)):
         v, _, size, grid = _samples(lo[None], (hi - lo)[None], pooled, sampling_ratio, aligned,

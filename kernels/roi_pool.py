@@ -34,8 +34,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._boxes import check_roi_args, check_scale, geometry_dtype, ragged_arange, to_input_layout
-from ._checks import as_pair
+from ._checks import as_pair, check_int
+from .roi_bags import BagMax, feature_table, ragged_arange
+from .roi_boxes import (check_roi_args, check_scale, check_single_box, geometry_dtype,
+                        to_input_layout)
 
 __all__ = ["roi_pool", "RoIPool", "roi_pool_bins"]
 
@@ -84,44 +86,13 @@ def roi_pool_bins(box, output_size, spatial_scale: float = 1.0, *, height: int, 
     ``rows Tensor[PH, 2]``, ``cols Tensor[PW, 2]``: the numbers :func:`roi_pool` pools over
     for an input of ``dtype`` (the box arithmetic runs in that dtype).
     """
-    box = torch.as_tensor(box, dtype=dtype).reshape(1, 4)  # [1, 4]
-    fmap = torch.empty(1, 0, height, width, dtype=dtype)
-    rois, size, scale = check_roi_args(fmap, torch.cat([box.new_zeros(1, 1), box], 1),
-                                       output_size, spatial_scale)
+    rois = check_single_box(box, dtype)  # [1, 5]
+    size = as_pair(output_size, "output_size", min_value=1)
+    scale = check_scale(spatial_scale)
+    height = check_int(height, "height", min_value=1)
+    width = check_int(width, "width", min_value=1)
     bins = _bins(rois, size, scale, height, width, dtype)
     return PoolBins(*(t[0] for t in bins))
-
-
-class _BagMax(torch.autograd.Function):
-    """Max over bags of table rows, with torchvision's RoI Pool argmax and empty-bin rules."""
-
-    @staticmethod
-    def forward(ctx, table, index, offsets):
-        # table [R, C]; index [E] flat pixel rows; offsets [B] bag starts
-        out, _, size, arg = torch.embedding_bag(table, index, offsets, False, 2)  # [B, C] each
-        spare = table.shape[0]  # "no argmax" points at a spare row R, dropped in backward
-        # an empty bin gives 0 (embedding_bag's too) and no argmax
-        arg.index_fill_(0, torch.nonzero(size == 0).flatten(), spare)
-        # a bin in which nothing beats -FLT_MAX (all -inf, say) gives -FLT_MAX and no argmax
-        # (empty bins hold 0, so they are never caught); rare, hence the test before any write
-        floor = torch.tensor(-_FLT_MAX).to(out)  # -inf in half, as in torchvision's CUDA kernel
-        low = (out > floor).logical_not_()
-        if bool(low.any()):
-            out.masked_fill_(low, floor)
-            arg.masked_fill_(low, spare)
-        # int32 like torchvision's argmax: half the memory held until backward
-        ctx.save_for_backward(arg.int() if spare < 2**31 - 1 else arg)
-        ctx.rows = spare
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):
-        (arg,) = ctx.saved_tensors
-        # dL/dx[p, c] = sum over bins whose argmax is p of dL/dy[bin, c]  (indicator sum):
-        # grad[arg[b, c], c] += grad_out[b, c]
-        grad = grad_out.new_zeros(ctx.rows + 1, grad_out.shape[1])
-        return grad.scatter_add_(0, arg.long(), grad_out)[:-1], None, None
 
 
 def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0) -> torch.Tensor:
@@ -151,8 +122,8 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     safe_w = bw.clamp(min=1)[bag]
     index = (image[bag] * h + rows[bag, 0] + r // safe_w) * w + cols[bag, 0] + r % safe_w  # [E]
     offsets = torch.cumsum(area, 0) - area
-    table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)  # [N*H*W, C] one row per pixel
-    out = _BagMax.apply(table, index, offsets)  # [B, C]
+    table = feature_table(input)  # [N*H*W, C] one row per pixel
+    out = BagMax.apply(table, index, offsets, -_FLT_MAX)  # [B, C]
     out = out.view(k, ph, pw, c).permute(0, 3, 1, 2)  # [K, C, PH, PW]
     return to_input_layout(out, input)
 

@@ -11,7 +11,9 @@ of ``roi_pool_kernel.cpp`` and ``roi_align_kernel.cpp`` in torchvision:
   the maximum starting from ``-FLT_MAX`` with a strict ``>`` (first maximum wins);
 * RoI Align: ``x * scale - 0.5*aligned``, size forced to >= 1 unless aligned, grid
   ``sampling_ratio`` or ``ceil(size / pooled)``, samples at ``(iy + .5) * bin / grid``,
-  bilinear with torchvision's boundary rules, average divided by ``max(gh * gw, 1)``;
+  bilinear with torchvision's boundary rules (a sample with ``y < -1``, ``y > H``, ``x < -1``
+  or ``x > W`` reads no cell and is 0, even next to a NaN), average divided by
+  ``max(gh * gw, 1)``;
   ``mode="max"`` (mmcv's variant) keeps the first largest sample.
 
 Each function returns ``(output, grad_input)`` where the gradient is accumulated by looping
@@ -98,6 +100,7 @@ def _bilinear(y, x, H, W, T):
     return [(yl, xl, hy * hx), (yl, xh, hy * lx), (yh, xl, ly * hx), (yh, xh, ly * lx)]
 
 
+@np.errstate(invalid="ignore")  # 0 * inf and inf - inf are NaN, as in C; no warning
 def roi_align_ref(input, rois, output_size, spatial_scale=1.0, sampling_ratio=-1,
                   aligned=False, mode="avg", grad_output=None, backward=True):
     T = _ctype(input.dtype)

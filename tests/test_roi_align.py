@@ -1,53 +1,109 @@
-"""kernels.roi_align against the loop reference (tests/roi_reference.py), F.grid_sample,
-hand computations, gradcheck, and its input checks."""
+"""kernels.roi_align: the shared RoI tests (tests/roi_op_tester.py) against the loop reference
+(tests/roi_reference.py), plus F.grid_sample, hand computations, the sample grid, border
+cells, chunking, and its own input checks."""
+import importlib
 import itertools
 
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import strategies as st
 
 import kernels
+from kernels.roi_bags import chunk_slices
+from roi_op_tester import INF, NAN, RoIOpTester
 from roi_reference import random_rois, roi_align_ref
 
-CONFIGS = list(itertools.product([False, True], [-1, 0, 2, 3], ["avg", "max"]))
+roi_align_module = importlib.import_module("kernels.roi_align")  # kernels.roi_align: the function
 
 
-def _align_with_grad(x, boxes, size, grad_out=None, **kw):
+class TestRoIAlign(RoIOpTester):
+    op = staticmethod(kernels.roi_align)
+    module = kernels.RoIAlign
+    reference = staticmethod(roi_align_ref)
+    configs = [dict(sampling_ratio=s, aligned=a, mode=m)
+               for a, s, m in itertools.product([False, True], [-1, 2], ["avg", "max"])]
+    nonfinite = (NAN, INF, -INF)
+    gradcheck_configs = [dict(sampling_ratio=2, aligned=False, mode="avg"),
+                         dict(sampling_ratio=-1, aligned=True, mode="avg"),
+                         dict(sampling_ratio=2, aligned=False, mode="max")]
+
+    @staticmethod
+    def draw_config(draw):
+        return dict(sampling_ratio=draw(st.sampled_from([-1, 0, 1, 2, 3])),
+                    aligned=draw(st.booleans()), mode=draw(st.sampled_from(["avg", "max"])))
+
+    @pytest.mark.parametrize("kw,err,match", [
+        (dict(sampling_ratio=1.5), TypeError, "sampling_ratio must be an int"),
+        (dict(sampling_ratio=True), TypeError, "sampling_ratio must be an int"),
+        (dict(aligned=1), TypeError, "aligned must be a bool"),
+        (dict(mode="mean"), ValueError, "mode must be 'avg' or 'max'"),
+    ])
+    def test_bad_config(self, kw, err, match):
+        cfg = {**dict(sampling_ratio=2, aligned=False, mode="avg"), **kw}
+        with pytest.raises(err, match=match):
+            kernels.roi_align(torch.randn(1, 2, 5, 5), torch.tensor([[0, 0, 0, 2, 2.0]]), 2,
+                              1.0, **cfg)
+        with pytest.raises(err, match=match):  # the module checks its configuration once
+            kernels.RoIAlign(2, 1.0, **cfg)
+
+    def test_module_repr(self):
+        m = kernels.RoIAlign(2, 0.5, 2, aligned=True, mode="max")
+        assert repr(m) == ("RoIAlign(output_size=2, spatial_scale=0.5, sampling_ratio=2, "
+                           "aligned=True, mode='max')")
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+@pytest.mark.parametrize("value", [NAN, INF, -INF])
+def test_nonfinite_border_cell_outside_samples_read_nothing(mode, value):
+    # issue 9, defect 4: a sample beyond one cell outside the map reads no cell (torchvision:
+    # bilinear_interpolate returns 0); it used to read x[0, 0] with weight 0, and 0 * nan = nan
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
+    x[0, 0, 0, 0] = value
+    boxes = torch.tensor([[0, -3., -3., -2., -2.]], dtype=torch.float64)  # sample at (-2.5, -2.5)
+    out, grad = _with_grad(x, boxes, 1, sampling_ratio=1, mode=mode)
+    assert out.item() == 0.0 and torch.equal(grad, torch.zeros_like(x))
+    # the loop reference applies torchvision's rule on its own
+    ref_out, ref_grad = roi_align_ref(x, boxes, 1, sampling_ratio=1, mode=mode)
+    assert ref_out.item() == 0.0 and torch.equal(ref_grad, torch.zeros_like(x))
+    # a sample inside the map still reads the cell: x[0, 0] at (0.5, 0.5), weight 1
+    out = kernels.roi_align(x, torch.tensor([[0, 0, 0, 1, 1.0]], dtype=x.dtype), 1,
+                            sampling_ratio=1, mode=mode)
+    torch.testing.assert_close(out, torch.full_like(out, value), equal_nan=True)
+
+
+def _with_grad(x, boxes, size, grad_out=None, **kw):
     x = x.detach().clone().requires_grad_()
     out = kernels.roi_align(x, boxes, size, **kw)
     out.backward(torch.ones_like(out) if grad_out is None else grad_out)
     return out, x.grad
 
 
-@pytest.mark.parametrize("aligned,sampling_ratio,mode", CONFIGS)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_random_boxes_match_reference(device, dtype, aligned, sampling_ratio, mode):
-    # forward and backward: several images, boxes in and out of the map, zero and negative
-    # sizes, exact halves, a random grad_output; overlapping bins and RoIs accumulate
-    gen = torch.Generator().manual_seed(sampling_ratio + 10 * aligned)
-    scale, size = (0.5, (3, 2)) if aligned else (1.0, 2)
-    x = torch.randn(3, 2, 7, 9, generator=gen, dtype=dtype)
-    rois = random_rois(gen, 3, 25, 7, 9, scale, dtype)
-    grad_out = torch.randn(25, 2, *((size,) * 2 if isinstance(size, int) else size),
-                           generator=gen, dtype=dtype)
-    kw = dict(spatial_scale=scale, sampling_ratio=sampling_ratio, aligned=aligned, mode=mode)
-    out, grad = _align_with_grad(x.to(device), rois.to(device), size, grad_out.to(device), **kw)
-    ref_out, ref_grad = roi_align_ref(x, rois, size, grad_output=grad_out, **kw)
-    assert out.dtype == dtype and out.device.type == device
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(out.cpu().double(), ref_out, **tol)
-    torch.testing.assert_close(grad.cpu().double(), ref_grad, **tol)
-
-
-@pytest.mark.parametrize("mode", ["avg", "max"])
-def test_many_rois(device, mode):
-    gen = torch.Generator().manual_seed(5)
-    x = torch.randn(2, 1, 10, 10, generator=gen, dtype=torch.float64)
-    rois = random_rois(gen, 2, 250, 10, 10)
-    out, grad = _align_with_grad(x.to(device), rois.to(device), 2, mode=mode)
-    ref_out, ref_grad = roi_align_ref(x, rois, 2, mode=mode)
-    torch.testing.assert_close(out.cpu(), ref_out)
-    torch.testing.assert_close(grad.cpu(), ref_grad)
+@pytest.mark.parametrize("sampling_ratio,mode", [(1, "avg"), (2, "avg"), (-1, "avg"),
+                                                 (2, "max"), (-1, "max")])
+def test_chunks_give_the_same_result(monkeypatch, sampling_ratio, mode):
+    # issue 9, defect 7: RoIs are pooled in chunks of about _CHUNK_BYTES; a budget of 1 byte
+    # makes every RoI its own chunk. The forward is the same computation per bin, so equal to
+    # the bit; the gradient sums the chunks' parts in another order, exact when every term is
+    # dyadic (quarter-pixel boxes, a dyadic map and grad_output, 1 or 2 samples per axis)
+    gen = torch.Generator().manual_seed(11)
+    x = torch.randint(-8, 8, (2, 3, 9, 11), generator=gen).double() / 4
+    rois = (random_rois(gen, 2, 40, 9, 11) * 4).round() / 4
+    g = torch.randint(-4, 4, (40, 3, 2, 4), generator=gen).double()
+    kw = dict(spatial_scale=1.0, sampling_ratio=sampling_ratio, mode=mode)
+    whole, grad_whole = _with_grad(x, rois, (2, 4), g, **kw)
+    monkeypatch.setattr(roi_align_module, "_CHUNK_BYTES", 1)
+    chunks = []
+    monkeypatch.setattr(roi_align_module, "chunk_slices",
+                        lambda cost, budget: chunks.extend(chunk_slices(cost, budget)) or chunks)
+    parts, grad_parts = _with_grad(x, rois, (2, 4), g, **kw)
+    assert len(chunks) > 20 and torch.equal(whole, parts)
+    if sampling_ratio > 0:
+        assert torch.equal(grad_whole, grad_parts)
+    torch.testing.assert_close(grad_whole, grad_parts, rtol=1e-14, atol=1e-14)
+    ref, ref_grad = roi_align_ref(x, rois, (2, 4), grad_output=g, **kw)
+    torch.testing.assert_close(parts, ref)
+    torch.testing.assert_close(grad_parts, ref_grad)
 
 
 def test_linear_ramp_is_exact():
@@ -117,88 +173,21 @@ def test_grid_of_notes_example():
     torch.testing.assert_close(g.xs[1], 3.5 + (torch.arange(4) + 0.5) * 3.5 / 4)
 
 
-@pytest.mark.parametrize("aligned,mode", [(False, "avg"), (True, "avg"), (False, "max")])
-def test_gradcheck(device, aligned, mode):
-    gen = torch.Generator().manual_seed(7)
-    x = torch.randn(2, 2, 6, 7, generator=gen, dtype=torch.float64).to(device)
-    rois = random_rois(gen, 2, 5, 6, 7).to(device)
-    torch.autograd.gradcheck(
-        lambda t: kernels.roi_align(t, rois, (2, 3), 1.0, 2, aligned, mode),
-        (x.requires_grad_(),))
-
-
-def test_half(device):
-    gen = torch.Generator().manual_seed(8)
-    x = torch.randn(2, 2, 8, 8, generator=gen)
-    rois = random_rois(gen, 2, 20, 8, 8, dtype=torch.float32).half()
-    out = kernels.roi_align(x.half().to(device), rois.to(device), 2, sampling_ratio=2)
-    ref, _ = roi_align_ref(x.half(), rois, 2, sampling_ratio=2)
-    assert out.dtype == torch.float16
-    torch.testing.assert_close(out.cpu().double(), ref, rtol=1e-2, atol=1e-2)
-
-
-def test_list_of_boxes_and_empty(device):
-    gen = torch.Generator().manual_seed(9)
-    x = torch.randn(2, 3, 6, 6, generator=gen).to(device)
-    a, b = torch.rand(2, 4, generator=gen) * 6, torch.rand(3, 4, generator=gen) * 6
-    rois = torch.cat([torch.cat([torch.full((2, 1), 0.0), a], 1),
-                      torch.cat([torch.full((3, 1), 1.0), b], 1)])
-    torch.testing.assert_close(kernels.roi_align(x, [a.to(device), b.to(device)], 2),
-                               kernels.roi_align(x, rois.to(device), 2))
-    for mode in ("avg", "max"):
-        out, grad = _align_with_grad(x, [], (2, 3), mode=mode)
-        assert out.shape == (0, 3, 2, 3) and grad.abs().sum() == 0
-
-
-def test_memory_format_follows_input():
-    gen = torch.Generator().manual_seed(10)
-    x = torch.randn(2, 3, 8, 8, generator=gen, dtype=torch.float64)
-    rois = random_rois(gen, 2, 10, 8, 8)
-    a = kernels.roi_align(x, rois, 2)
-    b, grad = _align_with_grad(x.to(memory_format=torch.channels_last), rois, 2)
-    assert a.is_contiguous() and b.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(a, b)
-    torch.testing.assert_close(grad, _align_with_grad(x, rois, 2)[1])
-
-
-def test_boxes_are_constants():
-    # like torchvision, no gradient flows to the boxes: a box that requires grad is detached
-    x = torch.randn(1, 2, 6, 6, dtype=torch.float64, requires_grad=True)
-    boxes = torch.tensor([[0, 0.5, 1, 4, 5]], dtype=torch.float64, requires_grad=True)
-    kernels.roi_align(x, boxes, 2).sum().backward()
-    assert boxes.grad is None and x.grad is not None
-
-
-def test_module():
-    x = torch.randn(1, 2, 8, 8)
-    boxes = [torch.tensor([[1, 1, 6, 5.0]])]
-    m = kernels.RoIAlign(2, 0.5, 2, aligned=True, mode="max")
-    assert torch.equal(m(x, boxes), kernels.roi_align(x, boxes, 2, 0.5, 2, True, "max"))
-    assert repr(m) == ("RoIAlign(output_size=2, spatial_scale=0.5, sampling_ratio=2, "
-                       "aligned=True, mode='max')")
-
-
 @pytest.mark.parametrize("kw,err,match", [
-    (dict(sampling_ratio=1.5), TypeError, "sampling_ratio must be an int"),
-    (dict(aligned=1), TypeError, "aligned must be a bool"),
-    (dict(mode="mean"), ValueError, "mode must be 'avg' or 'max'"),
-    (dict(output_size=(0, 2)), ValueError, r"output_size\[0\] must be positive"),
-    (dict(spatial_scale=-0.5), ValueError, "spatial_scale must be a finite positive"),
-    (dict(spatial_scale=float("inf")), ValueError, "spatial_scale must be a finite positive"),
-    (dict(boxes=torch.tensor([[0, 1, 1, float("inf"), 2]])), ValueError, "finite"),
-    (dict(boxes=torch.tensor([[-1, 1, 1, 2, 2.0]])), ValueError, r"batch index in \[0, 1\)"),
-    (dict(boxes=[torch.zeros(1, 4)] * 2), ValueError, "list of 2 tensors"),
-    (dict(boxes=torch.zeros(3, 4)), ValueError, r"Tensor\[K, 5\]"),
-    (dict(boxes=torch.zeros(1, 5, dtype=torch.float64)), TypeError, "dtype"),
+    # issue 9, defect 6: every argument of roi_align_grid is checked at the entry, by name
+    (dict(box=(0, 0, 2)), ValueError, "box must be 4 numbers"),
+    (dict(box="abcd"), TypeError, "box must be 4 numbers"),
+    (dict(box=(0, 0, NAN, 2)), ValueError, "box must have finite coordinates"),
+    (dict(output_size=0), ValueError, "output_size must be positive"),
+    (dict(output_size=(2, 1.5)), TypeError, r"output_size\[1\] must be an int"),
+    (dict(spatial_scale=-1.0), ValueError, "spatial_scale must be a finite positive"),
+    (dict(sampling_ratio=0.5), TypeError, "sampling_ratio must be an int"),
+    (dict(aligned="yes"), TypeError, "aligned must be a bool"),
+    (dict(dtype=torch.int64), TypeError, "dtype must be a floating-point torch.dtype"),
+    (dict(dtype="float32"), TypeError, "dtype must be a floating-point torch.dtype"),
 ])
-def test_bad_input(kw, err, match):
-    args = dict(input=torch.randn(1, 2, 5, 5), boxes=torch.tensor([[0, 0, 0, 2, 2.0]]),
-                output_size=2)
+def test_grid_bad_arguments(kw, err, match):
+    args = dict(box=(0, 0, 2, 2), output_size=2)
     args.update(kw)
     with pytest.raises(err, match=match):
-        kernels.roi_align(**args)
-    if "boxes" not in kw:  # the module checks its configuration when it is built
-        with pytest.raises(err, match=match):
-            kernels.RoIAlign(kw.get("output_size", 2), kw.get("spatial_scale", 1.0),
-                             kw.get("sampling_ratio", 2), kw.get("aligned", False),
-                             kw.get("mode", "avg"))
+        kernels.roi_align_grid(**args)

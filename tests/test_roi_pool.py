@@ -1,47 +1,28 @@
-"""kernels.roi_pool against the loop reference (tests/roi_reference.py), adaptive_max_pool2d,
-hand computations, gradcheck, and its input checks."""
+"""kernels.roi_pool: the shared RoI tests (tests/roi_op_tester.py) against the loop reference
+(tests/roi_reference.py), plus adaptive_max_pool2d, hand computations of the quantised bins,
+torchvision's -FLT_MAX rule, and the checks of roi_pool_bins."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 import kernels
-from roi_reference import FLT_MAX, random_rois, roi_pool_ref
+from roi_op_tester import INF, NAN, RoIOpTester
+from roi_reference import FLT_MAX, roi_pool_ref
 
 
-def _pool_with_grad(x, boxes, size, scale, grad_out=None):
-    x = x.detach().clone().requires_grad_()
-    out = kernels.roi_pool(x, boxes, size, scale)
-    out.backward(torch.ones_like(out) if grad_out is None else grad_out)
-    return out, x.grad
+class TestRoIPool(RoIOpTester):
+    op = staticmethod(kernels.roi_pool)
+    module = kernels.RoIPool
+    reference = staticmethod(roi_pool_ref)
+    exact = True  # a max of input values: no rounding anywhere
+    # NaN is left out: torchvision's strict > skips a NaN, here a NaN first in its bin wins
 
+    def make_input(self, gen, shape, dtype=torch.float64):
+        # small integers: many ties, each routed to the first maximum in row-major order
+        return torch.randint(0, 4, shape, generator=gen).to(dtype)
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("size,scale", [((3, 2), 1.0), (2, 0.5), ((1, 4), 0.25)])
-def test_random_boxes_match_reference(device, dtype, size, scale):
-    # forward and backward, several images, boxes in and out of the map, zero and negative
-    # sizes, exact halves; a random grad_output so that accumulation order matters
-    gen = torch.Generator().manual_seed(hash((size, scale)) % 1000)
-    x = torch.randn(3, 2, 9, 11, generator=gen, dtype=dtype)
-    rois = random_rois(gen, 3, 40, 9, 11, scale, dtype)
-    grad_out = torch.randn(40, 2, *((size,) * 2 if isinstance(size, int) else size),
-                           generator=gen, dtype=dtype)
-    out, grad = _pool_with_grad(x.to(device), rois.to(device), size, scale, grad_out.to(device))
-    ref_out, ref_grad = roi_pool_ref(x, rois, size, scale, grad_out)
-    assert out.dtype == dtype and out.device.type == device
-    torch.testing.assert_close(out.cpu().double(), ref_out, rtol=0, atol=0)  # max is exact
-    torch.testing.assert_close(grad.cpu().double(), ref_grad)
-
-
-def test_many_rois_and_ties(device):
-    # 300 RoIs on an integer-valued map: many ties and overlapping bins/RoIs, all routed to
-    # the first maximum and accumulated
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randint(0, 3, (2, 1, 12, 12), generator=gen).double()
-    rois = random_rois(gen, 2, 300, 12, 12)
-    out, grad = _pool_with_grad(x.to(device), rois.to(device), 3, 1.0)
-    ref_out, ref_grad = roi_pool_ref(x, rois, 3)
-    torch.testing.assert_close(out.cpu(), ref_out, rtol=0, atol=0)
-    torch.testing.assert_close(grad.cpu(), ref_grad, rtol=0, atol=1e-12)
+    def test_module_repr(self):
+        assert repr(kernels.RoIPool((2, 3), 0.5)) == "RoIPool(output_size=(2, 3), spatial_scale=0.5)"
 
 
 def test_notes_worked_example_bins():
@@ -83,93 +64,36 @@ def test_matches_adaptive_max_pool_inside_the_map(seed):
 
 
 def test_edge_values():
-    x = torch.full((1, 1, 4, 4), -float("inf"))
-    x[0, 0, 3, 3] = 1.0
+    x = torch.full((1, 1, 4, 4), -INF, requires_grad=True)
+    with torch.no_grad():
+        x[0, 0, 3, 3] = 1.0
     boxes = torch.tensor([[0, 0, 0, 1, 1.0],     # all -inf: torchvision's -FLT_MAX, no argmax
                           [0, 10, 10, 12, 12],   # fully outside: empty bin -> 0
                           [0, 2, 2, 9, 9]])      # partly outside: clipped to (3, 3)
-    out, grad = _pool_with_grad(x, boxes, 1, 1.0)
+    out = kernels.roi_pool(x, boxes, 1)
+    out.sum().backward()
     assert out.flatten().tolist() == [-FLT_MAX, 0.0, 1.0]
     ref_out, ref_grad = roi_pool_ref(x, boxes, 1)
     assert out.flatten().tolist() == ref_out.flatten().tolist()
-    torch.testing.assert_close(grad.double(), ref_grad)
+    torch.testing.assert_close(x.grad.double(), ref_grad)
 
 
-def test_list_of_boxes_and_empty(device):
-    gen = torch.Generator().manual_seed(2)
-    x = torch.randn(2, 3, 6, 6, generator=gen).to(device)
-    a, b = torch.rand(2, 4, generator=gen) * 6, torch.rand(3, 4, generator=gen) * 6
-    rois = torch.cat([torch.cat([torch.full((2, 1), 0.0), a], 1),
-                      torch.cat([torch.full((3, 1), 1.0), b], 1)])
-    torch.testing.assert_close(kernels.roi_pool(x, [a.to(device), b.to(device)], 2),
-                               kernels.roi_pool(x, rois.to(device), 2))
-    for empty in ([], torch.zeros(0, 5, device=device)):
-        out, grad = _pool_with_grad(x, empty, (2, 3), 1.0)
-        assert out.shape == (0, 3, 2, 3) and grad.abs().sum() == 0
-
-
-def test_half(device):
-    gen = torch.Generator().manual_seed(3)
-    x = torch.randn(2, 2, 8, 8, generator=gen)
-    rois = random_rois(gen, 2, 20, 8, 8, dtype=torch.float32)
-    out = kernels.roi_pool(x.half().to(device), rois.half().to(device), 2)
-    ref, _ = roi_pool_ref(x.half(), rois.half(), 2)
-    torch.testing.assert_close(out.cpu().double(), ref, rtol=0, atol=0)
-
-
-def test_gradcheck(device):
-    gen = torch.Generator().manual_seed(4)
-    x = torch.randn(2, 2, 7, 7, generator=gen, dtype=torch.float64).to(device)  # no ties
-    rois = random_rois(gen, 2, 6, 7, 7).to(device)
-    torch.autograd.gradcheck(lambda t: kernels.roi_pool(t, rois, (2, 3), 1.0),
-                             (x.requires_grad_(),))
-
-
-def test_memory_format_follows_input():
-    # a channels-last input gives a channels-last output with no transposing copy; an
-    # ordinary input a contiguous one, like torchvision's
-    gen = torch.Generator().manual_seed(5)
-    x = torch.randn(2, 3, 8, 8, generator=gen, dtype=torch.float64)
-    rois = random_rois(gen, 2, 10, 8, 8)
-    a = kernels.roi_pool(x, rois, 2)
-    b, grad = _pool_with_grad(x.to(memory_format=torch.channels_last), rois, 2, 1.0)
-    assert a.is_contiguous() and b.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(a, b, rtol=0, atol=0)
-    torch.testing.assert_close(grad, _pool_with_grad(x, rois, 2, 1.0)[1])
-
-
-def test_module():
-    x = torch.randn(1, 2, 8, 8)
-    boxes = torch.tensor([[0, 1, 1, 6, 5.0]])
-    m = kernels.RoIPool((2, 3), 0.5)
-    assert torch.equal(m(x, boxes), kernels.roi_pool(x, boxes, (2, 3), 0.5))
-    assert repr(m) == "RoIPool(output_size=(2, 3), spatial_scale=0.5)"
-    with pytest.raises(ValueError, match="spatial_scale must be"):
-        kernels.RoIPool(2, 0)
-    with pytest.raises(ValueError, match="output_size must be positive"):
-        kernels.RoIPool(0, 1.0)
-
-
-@pytest.mark.parametrize("call,err,match", [
-    (lambda x, b: kernels.roi_pool(x, b[:, 1:], 2), ValueError, r"Tensor\[K, 5\]"),
-    (lambda x, b: kernels.roi_pool(x, [b], 2), ValueError, r"boxes\[0\] must be Tensor\[L, 4\]"),
-    (lambda x, b: kernels.roi_pool(x, b.numpy(), 2), TypeError, "boxes must be"),
-    (lambda x, b: kernels.roi_pool(x, b + torch.tensor([2.0, 0, 0, 0, 0]), 2), ValueError,
-     r"batch index in \[0, 2\)"),
-    (lambda x, b: kernels.roi_pool(x, b + torch.tensor([0.5, 0, 0, 0, 0]), 2), ValueError,
-     "integral batch index"),
-    (lambda x, b: kernels.roi_pool(x, b * torch.tensor([1, float("nan"), 1, 1, 1]), 2),
-     ValueError, "finite"),
-    (lambda x, b: kernels.roi_pool(x, b, 0), ValueError, "output_size must be positive"),
-    (lambda x, b: kernels.roi_pool(x, b, (2, -1)), ValueError, r"output_size\[1\]"),
-    (lambda x, b: kernels.roi_pool(x, b, 2, 0.0), ValueError, "spatial_scale must be"),
-    (lambda x, b: kernels.roi_pool(x, b.double(), 2), TypeError, "dtype"),
-    (lambda x, b: kernels.roi_pool(x, b.to("meta"), 2), ValueError, "same device"),
-    (lambda x, b: kernels.roi_pool(x[0], b, 2), ValueError, "input must be 4-D"),
-    (lambda x, b: kernels.roi_pool(x.long(), b.long(), 2), TypeError, "floating-point"),
+@pytest.mark.parametrize("kw,err,match", [
+    # issue 9, defect 6: height=-1 used to raise torch's "negative dimension" from deep inside
+    (dict(height=-1), ValueError, "height must be positive, got -1"),
+    (dict(width=0), ValueError, "width must be positive, got 0"),
+    (dict(height=2.5), TypeError, "height must be an int"),
+    (dict(width=None), TypeError, "width must be an int"),
+    (dict(box=(0, 0, 2)), ValueError, "box must be 4 numbers"),
+    (dict(box=[[0, 0], [2]]), TypeError, "box must be 4 numbers"),
+    (dict(box=(0, INF, 2, 2)), ValueError, "box must have finite coordinates"),
+    (dict(output_size=(2, 0)), ValueError, r"output_size\[1\] must be positive"),
+    (dict(spatial_scale=0), ValueError, "spatial_scale must be a finite positive"),
+    (dict(spatial_scale=NAN), ValueError, "spatial_scale must be a finite positive"),
+    (dict(dtype=torch.int32), TypeError, "dtype must be a floating-point torch.dtype"),
 ])
-def test_bad_input(call, err, match):
-    x = torch.randn(2, 3, 8, 8)
-    b = torch.tensor([[1, 0, 0, 4, 4.0]])
+def test_bins_bad_arguments(kw, err, match):
+    args = dict(box=(0, 0, 2, 2), output_size=2, height=4, width=4)
+    args.update(kw)
     with pytest.raises(err, match=match):
-        call(x, b)
+        kernels.roi_pool_bins(**args)

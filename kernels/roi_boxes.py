@@ -20,7 +20,8 @@ import torch
 
 from ._checks import as_pair, check_same_device_dtype, check_tensor
 
-__all__: list[str] = []  # private helpers; the public ops live in roi_pool.py / roi_align.py
+__all__ = ["convert_boxes_to_rois", "check_scale", "check_roi_args", "check_single_box",
+           "geometry_dtype", "to_input_layout"]  # shared by roi_pool.py and roi_align.py
 
 
 def convert_boxes_to_rois(boxes, input: torch.Tensor) -> torch.Tensor:
@@ -86,6 +87,23 @@ def check_roi_args(input, boxes, output_size, spatial_scale):
     return convert_boxes_to_rois(boxes, input), size, scale
 
 
+def check_single_box(box, dtype) -> torch.Tensor:
+    """One ``box = (x1, y1, x2, y2)`` (a sequence or ``Tensor[4]``) for the geometry helpers
+    :func:`~kernels.roi_pool_bins` and :func:`~kernels.roi_align_grid`, checked and returned as
+    a CPU ``Tensor[1, 5]`` roi of image 0 in ``dtype`` (a floating-point ``torch.dtype``)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    try:
+        b = torch.as_tensor(box).detach().to("cpu", dtype)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"box must be 4 numbers (x1, y1, x2, y2), got {box!r}") from e
+    if b.numel() != 4:
+        raise ValueError(f"box must be 4 numbers (x1, y1, x2, y2), got {b.numel()} of them")
+    if not bool(torch.isfinite(b).all()):
+        raise ValueError(f"box must have finite coordinates, got {b.flatten().tolist()}")
+    return torch.cat([b.new_zeros(1), b.flatten()])[None]  # [1, 5]
+
+
 def geometry_dtype(dtype: torch.dtype) -> torch.dtype:
     """Box arithmetic runs in the input's dtype (as torchvision's C++ kernels do), except for
     half and bfloat16, whose 11 / 8 bits of mantissa would move a box edge at x = 300 by
@@ -100,18 +118,3 @@ def to_input_layout(out: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
     if input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous():
         return out
     return out.contiguous()
-
-
-def ragged_arange(counts: torch.Tensor):
-    """Flatten ``len(counts)`` ragged ranges: ``(owner, position)`` with ``owner`` repeated
-    ``counts[i]`` times and ``position`` running ``0 .. counts[i] - 1`` within each owner.
-
-    This is how both ops enumerate bins, samples and pixels of every RoI at once, without a
-    Python loop: ``counts = [2, 0, 3]`` gives ``owner = [0, 0, 2, 2, 2]``,
-    ``position = [0, 1, 0, 1, 2]``.
-    """
-    total = int(counts.sum()) if counts.numel() else 0
-    owner = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts,
-                                    output_size=total)
-    starts = torch.cumsum(counts, 0) - counts  # [len(counts)]
-    return owner, torch.arange(total, device=counts.device) - starts[owner]
