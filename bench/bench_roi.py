@@ -3,7 +3,7 @@
 Problem (a Faster R-CNN head on a VGG16 map): input ``[2, 256, 50, 50]`` float32 (an
 800 x 800 image at stride 16), 512 proposals of 32..400 image pixels, 7 x 7 output,
 ``sampling_ratio=2``, CPU. Run ``python bench/bench_roi.py``; it prints a median over repeats
-(``bwd ms`` is the median of forward + backward less the median of forward).
+(forward and backward of the same graph, timed in one loop).
 
 A second problem bounds the memory of large boxes: 128 RoIs of about 4096 x 4096 image pixels
 on a ``[1, 256, 256, 256]`` map at stride 16 with the adaptive grid (``sampling_ratio=-1``:
@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
-from timing import median_ms
 
 import kernels
 from kernels.roi_bags import feature_table
@@ -147,19 +147,25 @@ def _peak_mb(fn):
 
 
 def measure(fn, x, rois, repeats):
-    """Median forward and backward ms over ``repeats`` runs, then one profiled run of each."""
-    xg = x.detach().requires_grad_()
+    """Median forward and backward ms over ``repeats`` runs, then one profiled run of each.
 
-    def both():
+    Each repeat times a forward and then the backward of that very graph, so the two are
+    timed in one loop here rather than with ``timing.median_ms`` (which times whole calls)."""
+    fn(x.detach().requires_grad_(), rois).sum().backward()  # warm-up, not counted
+    fwd, bwd = [], []
+    for _ in range(repeats):
+        xg = x.detach().requires_grad_()
+        t0 = time.perf_counter()
         out = fn(xg, rois)
+        t1 = time.perf_counter()
         out.backward(torch.ones_like(out))
-
-    fwd = median_ms(lambda: fn(xg, rois), repeats)
-    bwd = median_ms(both, repeats) - fwd
+        fwd.append(t1 - t0)
+        bwd.append(time.perf_counter() - t1)
+    xg = x.detach().requires_grad_()
     fwd_mb, out = _peak_mb(lambda: fn(xg, rois))
     grad = torch.ones_like(out)
     bwd_mb, _ = _peak_mb(lambda: out.backward(grad))
-    return fwd, bwd, fwd_mb, bwd_mb
+    return statistics.median(fwd) * 1e3, statistics.median(bwd) * 1e3, fwd_mb, bwd_mb
 
 
 def large_rois(seed=0):
