@@ -31,8 +31,9 @@ Implementation: the weights do not depend on the channel, so every bin is a "bag
 (:mod:`kernels.roi_bags`); ``torch.embedding_bag`` sums all bags of a chunk of RoIs in one call.
 A sample outside the map points at a spare row of zeros, so it reads no cell (a NaN on the
 border stays out of it). The backward pass is the same sparse matrix transposed: bags of output
-rows per input cell. The bags of a chunk (about ``_CHUNK_BYTES``) are built, used and dropped,
-then rebuilt in backward: memory stays bounded however many and however large the boxes are.
+rows per input cell. RoIs are pooled in chunks of about ``_CHUNK_BYTES`` of bags, each built,
+used and dropped, then rebuilt in backward: memory stays bounded however many and however large
+the boxes are (a call that fits in one chunk keeps its bags for backward instead).
 No Python loop over bins or samples, and no per-RoI copy of the map.
 """
 from __future__ import annotations
@@ -151,21 +152,22 @@ def _plan(rois, size, scale, sampling_ratio, aligned, shape, dtype, mode):
 
 class _BilinearBags(torch.autograd.Function):
     """``out[b] = sum_e weight[e] * table[index[e]]`` over the entries ``e`` of bag ``b`` (a bin,
-    or in max mode a sample) of one chunk of RoIs. Only the RoIs are saved: backward rebuilds
-    the bags, so no chunk's bags outlive its own forward or backward step."""
+    or in max mode a sample) of one chunk of RoIs. With ``keep`` (the call is one chunk, so
+    its bags fit the budget) the bags are saved for backward; otherwise only the RoIs are, and
+    backward rebuilds the bags, so that no chunk's bags outlive its own step."""
 
     @staticmethod
-    def forward(ctx, table, rois, geometry):
+    def forward(ctx, table, rois, geometry, keep):
         index, weight, offsets = _plan(rois, *geometry)
-        ctx.save_for_backward(rois)
+        ctx.save_for_backward(rois, *((index, weight, offsets) if keep else ()))
         ctx.geometry, ctx.rows = geometry, table.shape[0]
         return torch.embedding_bag(table, index, offsets, False, 0, False, weight)[0]  # [B, C]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        (rois,) = ctx.saved_tensors
-        index, weight, offsets = _plan(rois, *ctx.geometry)  # [E], [E], [B]
+        rois, *bags = ctx.saved_tensors
+        index, weight, offsets = bags or _plan(rois, *ctx.geometry)  # [E], [E], [B]
         sizes = torch.diff(offsets, append=offsets.new_tensor([index.numel()]))
         bag = torch.repeat_interleave(torch.arange(offsets.numel(), device=index.device), sizes,
                                       output_size=index.numel())  # [E]
@@ -176,7 +178,7 @@ class _BilinearBags(torch.autograd.Function):
         grad = torch.embedding_bag(grad_out.contiguous(), bag[order],
                                    torch.cumsum(per_row, 0) - per_row, False, 0, False,
                                    weight[order])[0]  # [R, C]
-        return grad, None, None
+        return grad, None, None, None
 
 
 def _check_align_args(sampling_ratio, aligned, mode):
@@ -219,12 +221,13 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
     table = feature_table(input, spare_row=True)  # [N*H*W + 1, C]
     geometry = (size, scale, sampling_ratio, aligned, input.shape, input.dtype, mode)
     outs = []
-    for part in chunk_slices(cost, _CHUNK_BYTES):
-        out = _BilinearBags.apply(table, rois[part], geometry)  # avg: [B, C]; max: [S, C]
+    parts = chunk_slices(cost, _CHUNK_BYTES)
+    for part in parts:
+        out = _BilinearBags.apply(table, rois[part], geometry, len(parts) == 1)  # avg: [B, C]
         if mode == "max":
             counts = per_bin[part].repeat_interleave(ph * pw)  # [B] samples per bin
             out = BagMax.apply(out, torch.arange(out.shape[0], device=out.device),
-                               torch.cumsum(counts, 0) - counts)  # [B, C]
+                               torch.cumsum(counts, 0) - counts)  # [S, C] samples -> [B, C]
         outs.append(out)
     out = outs[0] if len(outs) == 1 else torch.cat(outs)  # [K*PH*PW, C]
     out = out.view(rois.shape[0], ph, pw, c).permute(0, 3, 1, 2)  # [K, C, PH, PW]
