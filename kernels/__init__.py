@@ -11,7 +11,8 @@ can stand in for ours and the other way round. One module per concept:
 from .aspp import ASPP, TraceRow, aspp_trace, atrous_offsets, valid_weight_counts, valid_weight_map
 from .classic_networks import (alexnet_features, mobilenet_v1_features, resnet50_features,
                                vgg16_features)
-from .conv import Conv2d, conv2d, conv_output_size, effective_kernel_size
+from .conv import Conv2d, conv2d
+from .conv_arithmetic import conv_output_size, effective_kernel_size
 from .conv_norm_activation import Conv2dNormActivation
 from .conv_stack import conv_stack
 from .cross_entropy import CrossEntropyLoss, cross_entropy, smooth_one_hot

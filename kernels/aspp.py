@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import as_pair, check_int, check_same_device_dtype, check_tensor
-from .conv import effective_kernel_size
+from .conv_arithmetic import effective_kernel_size
 from .conv_norm_activation import Conv2dNormActivation
 
 __all__ = ["ASPP", "TraceRow", "aspp_trace", "atrous_offsets", "valid_weight_map",

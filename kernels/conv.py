@@ -14,7 +14,9 @@ kernel then covers ``d (k - 1) + 1`` pixels (its *effective size*) but still has
 per axis, so the parameter count ``C_out * C_in/G * k_h * k_w`` does not depend on ``d``. The
 output size is
 
-    H_out = floor((H + 2p - d (k - 1) - 1) / s) + 1.
+    H_out = floor((H + 2p - d (k - 1) - 1) / s) + 1
+
+(the arithmetic of sizes lives in ``kernels/conv_arithmetic.py``).
 
 Implementation (im2col): ``Tensor.unfold`` views every window of effective size ``d (k - 1) + 1``
 at step ``s`` without copying; slicing each window with step ``d`` keeps the ``k`` taps; one
@@ -36,49 +38,9 @@ from torch import nn
 import torch.nn.functional as F
 
 from ._checks import as_pair, check_int, check_same_device_dtype, check_tensor
+from .conv_arithmetic import effective_kernel_size
 
-__all__ = ["conv2d", "Conv2d", "conv_output_size", "effective_kernel_size"]
-
-
-def _pair_or_int(value, name, min_value):
-    """Return (pair, was_pair): ints stay ints in results, pairs stay pairs."""
-    return as_pair(value, name, min_value=min_value), isinstance(value, (tuple, list, torch.Size))
-
-
-def effective_kernel_size(kernel_size, dilation):
-    """Span ``d (k - 1) + 1`` of a kernel with ``k`` taps spaced ``d`` apart.
-
-    ``kernel_size`` and ``dilation`` are ints or ``(h, w)`` pairs; the result is an int when
-    both are ints, else a pair. Example: ``effective_kernel_size(3, 2) == 5``.
-    """
-    (kh, kw), p1 = _pair_or_int(kernel_size, "kernel_size", 1)
-    (dh, dw), p2 = _pair_or_int(dilation, "dilation", 1)
-    out = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    return out if (p1 or p2) else out[0]
-
-
-def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
-    """Output size ``floor((i + 2p - d (k - 1) - 1) / s) + 1`` of a convolution.
-
-    Every argument is an int or an ``(h, w)`` pair; the result is an int when all are ints,
-    else a pair. Raises ``ValueError`` when the (effective) kernel does not fit in the padded
-    input, as ``torch.nn.functional.conv2d`` does.
-    """
-    args = [("size", size, 0), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
-            ("padding", padding, 0), ("dilation", dilation, 1)]
-    pairs, any_pair = {}, False
-    for name, value, lo in args:
-        pairs[name], was_pair = _pair_or_int(value, name, lo)
-        any_pair |= was_pair
-    out = []
-    for ax in range(2):
-        i, k, s, p, d = (pairs[n][ax] for n, _, _ in args)
-        span = d * (k - 1) + 1
-        if i + 2 * p < span:
-            raise ValueError(f"kernel_size: effective kernel size {span} (= d(k-1)+1 with k={k}, "
-                             f"d={d}) is larger than the padded input size {i + 2 * p}")
-        out.append((i + 2 * p - span) // s + 1)
-    return tuple(out) if any_pair else out[0]
+__all__ = ["conv2d", "Conv2d"]
 
 
 def _channels_last_strided(t):
@@ -183,7 +145,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     else:
         pads = (padding[0], padding[0], padding[1], padding[1])
     hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
-    eh, ew = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    eh, ew = effective_kernel_size((kh, kw), dilation)  # d(k-1)+1 per axis
     if hp < eh or wp < ew:
         raise ValueError(f"weight: effective kernel size ({eh}, {ew}) = d(k-1)+1 is larger than "
                          f"the padded input size ({hp}, {wp})")

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
 import kernels
-from kernels import Conv2d, conv2d, conv_output_size, effective_kernel_size
+from kernels import Conv2d, conv2d, conv_output_size
 
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
 
@@ -272,18 +272,6 @@ def test_dilation_adds_no_parameters():
     assert sizes == {8 * 8 * 9 + 8}
 
 
-def test_output_size_and_effective_kernel_hand_values():
-    # floor((i + 2p - d(k-1) - 1)/s) + 1, worked by hand.
-    assert conv_output_size(32, 3) == 30
-    assert conv_output_size(32, 3, padding=2, dilation=2) == 32
-    assert conv_output_size(7, 3, stride=2, padding=1) == 4
-    assert conv_output_size((32, 20), (3, 5), 2, (1, 0), (2, 1)) == (15, 8)
-    assert isinstance(conv_output_size(8, 3), int)
-    assert conv_output_size(8, (3, 3)) == (6, 6)
-    assert effective_kernel_size(3, 2) == 5 and effective_kernel_size(3, 1) == 3
-    assert effective_kernel_size((3, 5), 3) == (7, 13)
-
-
 def bad(**changes):
     """Valid arguments for conv2d with some replaced."""
     args = dict(input=torch.randn(1, 4, 8, 8), weight=torch.randn(6, 2, 3, 3), bias=None,
@@ -325,18 +313,6 @@ def bad(**changes):
 def test_bad_arguments_name_the_argument(changes, error, match):
     with pytest.raises(error, match=match):
         conv2d(**bad(**changes))
-
-
-@pytest.mark.parametrize("call,match", [
-    (lambda: conv_output_size(4, 3, dilation=2), "effective kernel size 5"),
-    (lambda: conv_output_size(-1, 3), "size must be non-negative"),
-    (lambda: conv_output_size(8, (3, 3, 3)), "kernel_size must be an int or a pair"),
-    (lambda: effective_kernel_size(3, 0), "dilation must be positive"),
-    (lambda: Conv2d(4, 6, 3, groups=4), "groups=4 must divide"),
-])
-def test_size_helpers_and_module_errors(call, match):
-    with pytest.raises(ValueError, match=match):
-        call()
 
 
 @pytest.mark.parametrize("changes,error,match", [
