@@ -21,7 +21,8 @@ measures it):
 
 The argmax is the first maximum in row-major order (torchvision's strict ``>``), so ties and
 overlapping bins route each gradient to exactly one cell. Semantics follow torchvision's
-``roi_pool`` kernel; the one divergence is NaN input (torchvision skips NaNs, here a NaN may win).
+``roi_pool`` kernel, NaN input included: ``v > maxval`` is false for a NaN, so a NaN cell never
+wins and receives no gradient (a bin of only NaNs gives ``-FLT_MAX``, as in torchvision).
 
 Implementation: every bin is a "bag" of flat pixel indices into the feature map laid out as
 a ``[N*H*W, C]`` table, and ``torch.embedding_bag(mode="max")`` pools all bags of all RoIs in
@@ -123,6 +124,8 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     index = (image[bag] * h + rows[bag, 0] + r // safe_w) * w + cols[bag, 0] + r % safe_w  # [E]
     offsets = torch.cumsum(area, 0) - area
     table = feature_table(input)  # [N*H*W, C] one row per pixel
+    # torchvision skips a NaN (v > maxval is false); -inf never beats the -FLT_MAX floor either
+    table = table.masked_fill(table.isnan(), float("-inf"))
     out = BagMax.apply(table, index, offsets, -_FLT_MAX)  # [B, C]
     out = out.view(k, ph, pw, c).permute(0, 3, 1, 2)  # [K, C, PH, PW]
     return to_input_layout(out, input)

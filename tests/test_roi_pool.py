@@ -15,11 +15,24 @@ class TestRoIPool(RoIOpTester):
     module = kernels.RoIPool
     reference = staticmethod(roi_pool_ref)
     exact = True  # a max of input values: no rounding anywhere
-    # NaN is left out: torchvision's strict > skips a NaN, here a NaN first in its bin wins
+    nonfinite = (INF, -INF, NAN)  # torchvision's strict > skips a NaN; so does the reference
 
     def make_input(self, gen, shape, dtype=torch.float64):
         # small integers: many ties, each routed to the first maximum in row-major order
         return torch.randint(0, 4, shape, generator=gen).to(dtype)
+
+    def test_nan_first_in_its_bin_is_skipped(self):
+        # regression: a NaN that started a bin used to keep every later value out (-FLT_MAX)
+        x = torch.zeros(1, 1, 2, 2)
+        x[0, 0, 0, 0], x[0, 0, 0, 1] = NAN, 2.0
+        x.requires_grad_()
+        out = kernels.roi_pool(x, torch.tensor([[0, 0, 0, 1, 0.0]]), 1)
+        out.sum().backward()
+        assert out.item() == 2.0
+        assert x.grad.tolist() == [[[[0.0, 1.0], [0.0, 0.0]]]]
+        only_nan = torch.full((1, 1, 2, 2), NAN)
+        assert kernels.roi_pool(only_nan, torch.tensor([[0, 0, 0, 1, 1.0]]), 1).item() == \
+            -torch.finfo(torch.float32).max  # torchvision's empty maximum, not NaN
 
     def test_module_repr(self):
         assert repr(kernels.RoIPool((2, 3), 0.5)) == "RoIPool(output_size=(2, 3), spatial_scale=0.5)"
