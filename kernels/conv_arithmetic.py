@@ -60,10 +60,11 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     """Output size ``floor((i + 2p - d (k - 1) - 1) / s) + 1`` of a convolution.
 
     Every argument is an int or an ``(h, w)`` pair; the result is an int when all are ints,
-    else a pair. Raises ``ValueError`` when the (effective) kernel does not fit in the padded
-    input, as ``torch.nn.functional.conv2d`` does.
+    else a pair. Raises ``ValueError``, as ``torch.nn.functional.conv2d`` does, when the
+    (effective) kernel does not fit in the padded input or the input is empty (size 0).
     """
-    args = [("size", size, 0), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
+    # size >= 1: torch refuses an empty spatial input even when padding would leave room.
+    args = [("size", size, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
             ("padding", padding, 0), ("dilation", dilation, 1)]
     pairs, any_pair = {}, False
     for name, value, lo in args:

@@ -50,6 +50,14 @@ def test_output_size_matches_conv1d_over_a_grid():
             assert (got, type(got)) == (want, int), (i, k, s, p, d)
 
 
+def test_empty_input_is_refused_as_torch_does():
+    """Regression: size 0 with padding gave an output size (2 here); torch refuses the layer."""
+    assert torch_size_1d(0, 1, 1, 1, 1) is None and torch_size_2d((0, 4), 1, 1, 1, 1) is None
+    for size in (0, (0, 4), (4, 0)):
+        with pytest.raises(ValueError, match=r"size(\[\d\])? must be positive"):
+            conv_output_size(size, 1, padding=1)
+
+
 @pytest.mark.parametrize("k,d", list(itertools.product(range(1, 6), range(1, 5))))
 def test_effective_kernel_size_is_the_smallest_input_torch_accepts(k, d):
     """Without padding the kernel fits from input size d(k-1)+1 on, with one output there."""
@@ -123,9 +131,9 @@ def test_random_layers_match_conv2d(case):
 @pytest.mark.parametrize("call,error,match", [
     (lambda: conv_output_size(4, 3, dilation=2), ValueError, FIT + " 5"),
     (lambda: conv_output_size((9, 4), 3, dilation=(1, 2)), ValueError, FIT + " 5"),
-    (lambda: conv_output_size(-1, 3), ValueError, "size must be non-negative"),
+    (lambda: conv_output_size(-1, 3), ValueError, "size must be positive"),
     (lambda: conv_output_size(8.0, 3), TypeError, "size must be an int"),
-    (lambda: conv_output_size((8, -2), 3), ValueError, r"size\[1\] must be non-negative"),
+    (lambda: conv_output_size((8, -2), 3), ValueError, r"size\[1\] must be positive"),
     (lambda: conv_output_size(8, 0), ValueError, "kernel_size must be positive"),
     (lambda: conv_output_size(8, (3, 3, 3)), ValueError, "kernel_size must be an int or a pair"),
     (lambda: conv_output_size(8, "3"), TypeError, "kernel_size must be an int"),
