@@ -36,7 +36,7 @@ def default_device():
 
 
 __all__ = [
-    # convolution and its arithmetic (kernels/conv.py), dilated stacks (kernels/gridding.py)
+    # convolution (conv.py), its arithmetic (conv_arithmetic.py), dilated stacks (gridding.py)
     "conv2d", "Conv2d", "conv_output_size", "effective_kernel_size",
     "dilated_footprint", "gridding_report", "GriddingReport",
     # receptive fields: analytic, exact (autograd), effective
