@@ -9,6 +9,7 @@ can stand in for ours and the other way round. One module per concept:
 ``kernels/<op>.py`` is tested by ``tests/test_<op>.py``.
 """
 from .aspp import ASPP, TraceRow, aspp_trace, atrous_offsets, valid_weight_counts, valid_weight_map
+from .channel_shuffle import ChannelShuffle, channel_shuffle
 from .classic_networks import (alexnet_features, mobilenet_v1_features, resnet50_features,
                                vgg16_features)
 from .conv import Conv2d, conv2d
@@ -55,5 +56,7 @@ __all__ = [
     # losses
     "softmax", "log_softmax", "Softmax", "LogSoftmax",
     "cross_entropy", "smooth_one_hot", "CrossEntropyLoss",
+    # group, depthwise-separable and shuffled convolutions
+    "channel_shuffle", "ChannelShuffle",
     "default_device",
 ]
