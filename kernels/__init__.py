@@ -24,6 +24,7 @@ from .gridding import GriddingReport, dilated_footprint, gridding_report
 from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
 from .roi_align import RoIAlign, roi_align, roi_align_grid
 from .roi_pool import RoIPool, roi_pool, roi_pool_bins
+from .separable_conv import SeparableConv2d, separable_conv2d, separable_to_full_weight
 from .softmax import LogSoftmax, Softmax, log_softmax, softmax
 
 __version__ = "0.1.0"
@@ -58,5 +59,6 @@ __all__ = [
     "cross_entropy", "smooth_one_hot", "CrossEntropyLoss",
     # group, depthwise-separable and shuffled convolutions
     "channel_shuffle", "ChannelShuffle",
+    "separable_conv2d", "SeparableConv2d", "separable_to_full_weight",
     "default_device",
 ]
