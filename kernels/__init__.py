@@ -9,6 +9,7 @@ can stand in for ours and the other way round. One module per concept:
 ``kernels/<op>.py`` is tested by ``tests/test_<op>.py``.
 """
 from .aspp import ASPP, TraceRow, aspp_trace, atrous_offsets, valid_weight_counts, valid_weight_map
+from .channel_connectivity import channel_connectivity, grouped_pointwise_stack
 from .channel_shuffle import ChannelShuffle, channel_shuffle
 from .classic_networks import (alexnet_features, mobilenet_v1_features, resnet50_features,
                                vgg16_features)
@@ -58,7 +59,7 @@ __all__ = [
     "softmax", "log_softmax", "Softmax", "LogSoftmax",
     "cross_entropy", "smooth_one_hot", "CrossEntropyLoss",
     # group, depthwise-separable and shuffled convolutions
-    "channel_shuffle", "ChannelShuffle",
+    "channel_shuffle", "ChannelShuffle", "channel_connectivity", "grouped_pointwise_stack",
     "separable_conv2d", "SeparableConv2d", "separable_to_full_weight",
     "default_device",
 ]
