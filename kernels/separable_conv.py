@@ -39,7 +39,7 @@ __all__ = ["separable_conv2d", "SeparableConv2d", "separable_to_full_weight"]
 
 
 def _check_weights(depthwise_weight, pointwise_weight):
-    """The two weights' shapes agree: ``D: [C_in M, 1, k_h, k_w]``, ``P: [C_out, C_in M, 1, 1]``."""
+    """The weights' shapes agree: ``D: [C_in M, 1, k_h, k_w]``, ``P: [C_out, C_in M, 1, 1]``."""
     check_tensor(depthwise_weight, "depthwise_weight", ndim=4, floating=True)
     check_tensor(pointwise_weight, "pointwise_weight", ndim=4, floating=True)
     check_same_device_dtype(depthwise_weight, "depthwise_weight", pointwise_weight,
