@@ -115,3 +115,22 @@ def test_misalignment_figure_draws_its_curves():
     fig = V.misalignment_figure([0, 1, 2], {"a": [0.0, -0.25, 0.5], "b": [1.0, 2.0, 3.0]})
     assert [t.name for t in fig.data] == ["a", "b"]
     assert list(fig.data[0].y) == [0.0, -0.25, 0.5] and list(fig.data[1].x) == [0, 1, 2]
+
+
+def test_bin_split_figure_sets_the_animation_beside_the_kernel():
+    # the notes' 5 x 7 region, box (0, 3)-(6, 7): the animation cuts rows 2 + 3 and columns
+    # 3 + 4 with no overlap; the kernel's floor / ceil bins share row 5 and column 3
+    fig = V.bin_split_figure((0.0, 3.0, 6.0, 7.0), 2)
+    naive, kernel = [[t for t in fig.data if t.xaxis == axis] for axis in ("x", "x2")]
+    inset = V.INSET
+    grow = lambda rects: sorted((round(x0 - inset, 6), round(y0 - inset, 6), round(x1 + inset, 6),
+                                 round(y1 + inset, 6)) for x0, y0, x1, y1 in rects)  # noqa: E731
+    assert grow(r for t in naive[1:] for r in _rects(t)) == \
+        sorted((c0, r0, c1, r1) for r0, r1 in ((3, 5), (5, 8)) for c0, c1 in ((0, 3), (3, 7)))
+    bins = kernels.roi_pool_bins((0.0, 3.0, 6.0, 7.0), 2, height=8, width=8)
+    assert grow(r for t in kernel[1:] for r in _rects(t)) == \
+        sorted((c0, r0, c1, r1) for r0, r1 in bins.rows.tolist() for c0, c1 in bins.cols.tolist())
+    count_naive, count_kernel = _z(naive[0]), _z(kernel[0])
+    assert count_naive.sum() == 35 and count_naive.max() == 1  # a partition of the 5 x 7 cells
+    assert count_kernel[5, 3] == 4 and count_kernel.sum() == 4 * 3 * 4  # each bin 3 x 4 cells
+    assert V.even_split(3, 5, 2) == [(3, 5), (5, 8)] and V.even_split(0, 7, 2) == [(0, 3), (3, 7)]

@@ -190,3 +190,63 @@ def misalignment_figure(x, curves, ytitle="worst |bin start − true bin start| 
                       legend=dict(orientation="h", y=1.02, yanchor="bottom"),
                       margin=dict(t=60))
     return fig
+
+
+INSET = 0.06  # bin outlines drawn just inside their cells, so overlapping bins show both edges
+
+
+def even_split(start: int, length: int, parts: int) -> list[tuple[int, int]]:
+    """``length`` cells from ``start`` cut into ``parts`` runs that do not overlap, the shorter
+    first: ``[start + floor(i n / P), start + floor((i + 1) n / P))``, as the animation of the
+    notes draws it (5 rows into 2 + 3, 7 columns into 3 + 4). Not what RoI Pool computes."""
+    return [(start + i * length // parts, start + (i + 1) * length // parts)
+            for i in range(parts)]
+
+
+def bin_split_figure(box=(0.0, 3.0, 6.0, 7.0), output_size=2):
+    """Two grids side by side for one box on the 8 x 8 map: the animation's non-overlapping
+    split of the quantised region, and the bins of :func:`kernels.roi_pool_bins` (floor / ceil
+    edges, which overlap). Each cell shows how many bins cover it."""
+    bins = kernels.roi_pool_bins(box, output_size, height=SIZE, width=SIZE)
+    x1, y1, x2, y2 = bins.roi.tolist()  # inclusive cells of the quantised RoI
+    rows = even_split(y1, min(y2, SIZE - 1) - y1 + 1, output_size)
+    cols = even_split(x1, min(x2, SIZE - 1) - x1 + 1, output_size)
+    panels = [("animation: no overlap", rows, cols),
+              ("kernels.roi_pool_bins: floor / ceil", bins.rows.tolist(), bins.cols.tolist())]
+    centres = [i + HALF for i in range(SIZE)]
+    traces, axes = [], {}
+    for k, (name, rs, cs) in enumerate(panels):
+        xa, ya = ("x", "y") if k == 0 else ("x2", "y2")
+        count = [[0] * SIZE for _ in range(SIZE)]
+        for r0, r1 in rs:
+            for c0, c1 in cs:
+                for h in range(r0, r1):
+                    for w in range(c0, c1):
+                        count[h][w] += 1
+        traces.append(go.Heatmap(
+            z=count, x=centres, y=centres, zmin=0, zmax=4, colorscale="Blues", showscale=False,
+            text=[[str(v) if v else "" for v in row] for row in count], texttemplate="%{text}",
+            xaxis=xa, yaxis=ya, hovertemplate="cell [%{y:.0f}, %{x:.0f}]: in %{z} bins"
+                                              "<extra></extra>"))
+        for i, (r0, r1) in enumerate(rs):
+            for j, (c0, c1) in enumerate(cs):
+                bx, by = _rect(c0 + INSET, r0 + INSET, c1 - INSET, r1 - INSET)
+                traces.append(go.Scatter(
+                    x=bx, y=by, mode="lines", xaxis=xa, yaxis=ya, hoverinfo="skip",
+                    line=dict(color=COLORS[(i * len(cs) + j) % len(COLORS)], width=2.5),
+                    name=f"bin ({i}, {j})", legendgroup=f"{i}{j}", showlegend=k == 0))
+        sizes = " + ".join(str(r1 - r0) for r0, r1 in rs), " + ".join(str(c1 - c0)
+                                                                      for c0, c1 in cs)
+        axes[f"xaxis{'' if k == 0 else 2}"] = dict(
+            domain=[0, 0.47] if k == 0 else [0.53, 1], range=[0, SIZE], dtick=1,
+            showgrid=False, constrain="domain", anchor=ya,
+            title=f"{name}<br>rows {sizes[0]}, columns {sizes[1]}")
+        axes[f"yaxis{'' if k == 0 else 2}"] = dict(range=[SIZE, 0], dtick=1, showgrid=False,
+                                                   scaleanchor=xa, anchor=xa)
+    fig = go.Figure(traces)
+    box_text = ", ".join(f"{v:g}" for v in box)
+    fig.update_layout(height=470, margin=dict(l=30, r=10, t=50, b=40), **axes,
+                      legend=dict(orientation="h", y=-0.3, yanchor="top", x=0),
+                      title=dict(text=f"box ({box_text}) → cells {x1}..{x2} × {y1}..{y2}, "
+                                      f"{output_size} × {output_size} bins", font=dict(size=14)))
+    return fig
