@@ -9,7 +9,7 @@ through parallel branches, each ``conv -> BN -> ReLU`` with ``C_out`` channels a
 
     b_0   = 1x1 conv(x)                                  field 1x1
     b_r   = 3x3 conv with dilation r, padding r (x)      field (2r+1)x(2r+1), one per rate r
-    b_img = upsample(1x1 conv(mean_{h,w} x))             field: the whole map   (ParseNet)
+    b_img = upsample(1x1 conv(mean_{h,w} x))             field: the whole map   (after ParseNet)
     y     = ReLU(BN(1x1 conv(concat[b_0, b_r..., b_img])))      (R+2)*C_out -> C_out channels
 
 Every branch keeps ``H x W``, so the output is ``Tensor[N, C_out, H, W]``. The rates (6, 12, 18)
