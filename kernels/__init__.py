@@ -22,6 +22,7 @@ from .effective_receptive_field import (effective_receptive_field, erf_growth, e
                                         erf_profile, uniform_erf_std)
 from .empirical_receptive_field import empirical_receptive_field
 from .gridding import GriddingReport, dilated_footprint, gridding_report
+from .model_cost import LayerCost, ModelCost, model_cost
 from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
 from .resnext import ResNeXtBlock, ResNeXtEarlyConcat, ResNeXtSummedPaths
 from .roi_align import RoIAlign, roi_align, roi_align_grid
@@ -63,5 +64,7 @@ __all__ = [
     "channel_shuffle", "ChannelShuffle", "channel_connectivity", "grouped_pointwise_stack",
     "separable_conv2d", "SeparableConv2d", "separable_to_full_weight",
     "ResNeXtBlock", "ResNeXtSummedPaths", "ResNeXtEarlyConcat",
+    # the cost of any model: parameters, multiply-adds, memory traffic per layer
+    "model_cost", "ModelCost", "LayerCost",
     "default_device",
 ]
