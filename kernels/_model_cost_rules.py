@@ -63,6 +63,10 @@ _F_AVG = {"avg_pool1d", "avg_pool2d"}
 _F_ADAPTIVE = {"adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
                "adaptive_max_pool2d"}
 _F_REDUCE = {"mean", "sum", "amax", "amin"}
+# Interpolation weighs 2, 4 or 16 input values per output (fvcore counts bilinear as 4);
+# nearest copies one.
+_TAPS = {"linear": 2, "bilinear": 4, "bicubic": 16, "trilinear": 8, "nearest": 0,
+         "nearest-exact": 0}
 
 
 def _bins(n: int, o: int) -> int:
@@ -92,6 +96,13 @@ def _pool(name: str, x, out, kernel_size=None):
         return _adaptive(x, out, d, is_max)
     k = _window(kernel_size, d)
     return out.numel() * (k - 1 if is_max else k)  # max: k - 1 comparisons; avg: k - 1 adds, 1 /
+
+
+def _interpolate(mode, out):
+    taps = _TAPS.get(mode)
+    if taps is None:
+        return None
+    return (0, out.numel() * taps, "compute") if taps else (0, 0, "copy")
 
 
 def _separable(out, depthwise_weight, pointwise_weight, bias):
@@ -125,8 +136,10 @@ def _module_rule(m: nn.Module, x, out):
         return 0, 0, "view"
     if isinstance(m, _RESHAPE):
         return 0, 0, "view" if x.is_contiguous() else "copy"
-    if isinstance(m, _COPY) or (isinstance(m, nn.Upsample) and m.mode == "nearest"):
+    if isinstance(m, _COPY):
         return 0, 0, "copy"
+    if isinstance(m, nn.Upsample):
+        return _interpolate(m.mode, out)
     return None
 
 
@@ -155,6 +168,8 @@ def _function_rule(name: str, node: fx.Node, value, x, out):
         return 0, 0, "view" if x.is_contiguous() else "copy"
     if name in _F_COPY:
         return 0, 0, "copy"
+    if name == "interpolate":
+        return _interpolate(value(arg(node, 3, "mode", "nearest")), out)
     return None
 
 

@@ -27,7 +27,8 @@ memory, the model's own weights untouched), and counts, per layer as it runs:
   element; an elementwise add / multiply (a residual connection) one per output element; max
   pooling ``k_h k_w - 1`` comparisons per output, average pooling ``k_h k_w`` (adds and one
   divide) per output -- the nominal window, padding included; adaptive pooling the same over
-  its actual bins; ``mean`` one per input element.
+  its actual bins; ``mean`` one per input element; interpolation one per input value it
+  weighs (4 per output for bilinear, as fvcore; nearest is a copy).
 * **memory_access**: the elements a layer reads and writes, ``numel(inputs) + numel(output) +
   numel(weights)`` (weights: its parameters and BatchNorm's running mean and variance) --
   ShuffleNet v2's "MAC" (Ma et al. 2018, arXiv:1807.11164, Sec. 2), named in full here so that

@@ -188,6 +188,18 @@ def test_adaptive_pooling_counts_its_uneven_bins(pool):
     assert windows > 2 * 5 * 7  # overlapping bins: some inputs are read twice
 
 
+def test_upsampling_weighs_four_inputs_per_output_bilinear_and_copies_nearest():
+    class Pooling(nn.Module):  # DeepLabV3's image-level branch: pool, then stretch back
+        def forward(self, x):
+            return F.interpolate(x.mean((2, 3), keepdim=True), size=x.shape[-2:],
+                                 mode="bilinear", align_corners=False)
+
+    mean, up = model_cost(Pooling(), (3, 4, 4))
+    assert (mean.other_ops, up.other_ops, up.memory_access) == (48, 4 * 48, 3 + 48)
+    [near] = model_cost(nn.Upsample(scale_factor=2), (3, 4, 4))
+    assert (near.other_ops, near.memory_access, near.output_shape) == (0, 48 + 192, (1, 3, 8, 8))
+
+
 def test_totals_and_flops():
     cost = model_cost(Block(), (2, 4, 6, 6))
     assert cost.params == sum(p.numel() for p in Block().parameters())
@@ -408,6 +420,8 @@ class CumSum(nn.Module):
     (CumSum(), (3, 4, 4), TypeError, "model_cost: cannot count layer 'cumsum' of type cumsum"),
     (nn.Sequential(nn.Flatten(2), nn.GRU(16, 4, batch_first=True)), (3, 4, 4), TypeError,
      "model_cost: cannot count layer '1' of type GRU"),
+    (nn.Upsample(scale_factor=2, mode="area"), (3, 4, 4), TypeError,
+     "cannot count layer '0' of type Upsample"),
     (DataDependent(), (3, 4, 4), TypeError, "could not be traced with torch.fx"),
 ])
 def test_bad_input_raises_naming_the_argument_or_layer(model, size, error, match):
