@@ -170,6 +170,7 @@ class _Tracer(fx.Tracer):
 
 
 def _trace(model: nn.Module) -> fx.GraphModule:
+    """:func:`kernels.layer_graph.trace`, with kernels' own layers and functions as leaves."""
     if isinstance(model, LEAVES) or (type(model).__module__.startswith("torch.nn")
                                      and not isinstance(model, nn.Sequential)):
         model = nn.Sequential(model)  # the tracer would otherwise step inside a lone layer
@@ -197,11 +198,16 @@ class _ShapeRecorder(fx.Interpreter):
                              ) from e
 
     def get_attr(self, target, args, kwargs):
-        value = super().get_attr(target, args, kwargs)  # a plain tensor attribute stays real
+        # a constant fx stored while tracing (not a parameter or buffer) is still real
+        value = super().get_attr(target, args, kwargs)
         return value.to("meta") if isinstance(value, torch.Tensor) else value
 
 
 class _Run(nn.Module):
+    """The recorder as a module, so that ``torch.func.functional_call`` can swap meta tensors
+    in for every parameter and buffer for the one run: the weights are never copied or read,
+    and BatchNorm's running statistics never change."""
+
     def __init__(self, gm):
         super().__init__()
         self.gm = gm
