@@ -21,6 +21,9 @@ from .cross_entropy import CrossEntropyLoss, cross_entropy, smooth_one_hot
 from .effective_receptive_field import (effective_receptive_field, erf_growth, erf_moments,
                                         erf_profile, uniform_erf_std)
 from .empirical_receptive_field import empirical_receptive_field
+from .file_copy import (COPY_METHODS, CallCount, CopyTiming, CostFit, TarTiming, copy_tree,
+                        count_calls, filesystem_type, fit_cost, make_tree, per_file_calls,
+                        time_copy, time_tar_create, tree_size, trees_identical)
 from .gridding import GriddingReport, dilated_footprint, gridding_report
 from .model_cost import LayerCost, ModelCost, model_cost
 from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
@@ -66,5 +69,9 @@ __all__ = [
     "ResNeXtBlock", "ResNeXtSummedPaths", "ResNeXtEarlyConcat",
     # the cost of any model: parameters, multiply-adds, memory traffic per layer
     "model_cost", "ModelCost", "LayerCost",
+    # practical: many small files vs one archive (cp, copytree, tar), timed and counted
+    "make_tree", "tree_size", "trees_identical", "copy_tree", "COPY_METHODS", "time_copy",
+    "CopyTiming", "count_calls", "CallCount", "per_file_calls", "fit_cost", "CostFit",
+    "time_tar_create", "TarTiming", "filesystem_type",
     "default_device",
 ]
