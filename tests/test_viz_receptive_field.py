@@ -84,7 +84,9 @@ def test_architectures_figure_matches_the_kernel_and_the_published_sizes():
         rows = [row for row in rf.layers if row.kernel not in (None, (1, 1))]
         assert list(trace.y) == [row.size[0] for row in rows]
         assert trace.y[-1] == rf.size[0]
-    # Araujo et al. 2019: AlexNet 195, VGG-16 212, ResNet-50 483, MobileNet v1 315
+    # Araujo et al. 2019 (TF-Slim models): AlexNet 195, VGG-16 212, ResNet-50 483, MobileNet v1
+    # 315. TF-Slim's resnet_v1_50 strides in the 3x3 of a block's last unit, He et al. in the
+    # first 1x1 of the next: every 3x3 reads at the same jump, so both give 483.
     last = {t.name: t.y[-1] for t in fig.data if t.name != "input size"}
     assert last == {"AlexNet": 195, "VGG-16": 212, "ResNet-50 (torchvision)": 427,
                     "ResNet-50 (paper)": 483, "MobileNet v1": 315}
