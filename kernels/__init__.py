@@ -32,6 +32,7 @@ from .roi_align import RoIAlign, roi_align, roi_align_grid
 from .roi_pool import RoIPool, roi_pool, roi_pool_bins
 from .separable_conv import SeparableConv2d, separable_conv2d, separable_to_full_weight
 from .softmax import LogSoftmax, Softmax, log_softmax, softmax
+from .tensor_numpy import CONVERSIONS, ConversionTimes, conversion_times, shares_memory, to_numpy
 
 __version__ = "0.1.0"
 
@@ -69,6 +70,8 @@ __all__ = [
     "ResNeXtBlock", "ResNeXtSummedPaths", "ResNeXtEarlyConcat",
     # the cost of any model: parameters, multiply-adds, memory traffic per layer
     "model_cost", "ModelCost", "LayerCost",
+    # practical: tensor <-> NumPy, what shares memory and what a copy costs
+    "to_numpy", "shares_memory", "conversion_times", "ConversionTimes", "CONVERSIONS",
     # practical: many small files vs one archive (cp, copytree, tar), timed and counted
     "make_tree", "tree_size", "trees_identical", "copy_tree", "COPY_METHODS", "time_copy",
     "CopyTiming", "count_calls", "CallCount", "per_file_calls", "fit_cost", "CostFit",
