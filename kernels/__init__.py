@@ -8,6 +8,7 @@ Functions follow torch / torchvision names, argument order and defaults, so that
 can stand in for ours and the other way round. One module per concept:
 ``kernels/<op>.py`` is tested by ``tests/test_<op>.py``.
 """
+from .activation_memory import ActivationMemory, OperatorMemory, peak_activation_memory
 from .aspp import ASPP, TraceRow, aspp_trace, atrous_offsets, valid_weight_counts, valid_weight_map
 from .channel_connectivity import channel_connectivity, grouped_pointwise_stack
 from .channel_shuffle import ChannelShuffle, channel_shuffle
@@ -25,8 +26,13 @@ from .file_copy import (COPY_METHODS, CallCount, CopyTiming, CostFit, TarTiming,
                         count_calls, filesystem_type, fit_cost, make_tree, per_file_calls,
                         time_copy, time_tar_create, tree_size, trees_identical)
 from .gridding import GriddingReport, dilated_footprint, gridding_report
+from .inverted_residual import InvertedResidual
+from .mobilenet import MobileNetV1, MobileNetV2, make_divisible, mobilenet_v1, mobilenet_v2
 from .model_cost import LayerCost, ModelCost, model_cost
 from .receptive_field import LayerField, ReceptiveField, ReceptiveFieldWarning, receptive_field
+from .relu_manifold import (bottleneck_roundtrip_error, expected_invertible_fraction,
+                            invertible_fraction, invertible_mask, random_embedding,
+                            relu_recover, relu_roundtrip, spiral)
 from .resnext import ResNeXtBlock, ResNeXtEarlyConcat, ResNeXtSummedPaths
 from .roi_align import RoIAlign, roi_align, roi_align_grid
 from .roi_pool import RoIPool, roi_pool, roi_pool_bins
@@ -70,6 +76,11 @@ __all__ = [
     "ResNeXtBlock", "ResNeXtSummedPaths", "ResNeXtEarlyConcat",
     # the cost of any model: parameters, multiply-adds, memory traffic per layer
     "model_cost", "ModelCost", "LayerCost",
+    # MobileNet v1 and v2, their block, their activation memory, the ReLU-manifold experiment
+    "mobilenet_v1", "mobilenet_v2", "MobileNetV1", "MobileNetV2", "make_divisible",
+    "InvertedResidual", "peak_activation_memory", "ActivationMemory", "OperatorMemory",
+    "spiral", "random_embedding", "relu_roundtrip", "relu_recover", "invertible_mask",
+    "invertible_fraction", "expected_invertible_fraction", "bottleneck_roundtrip_error",
     # practical: tensor <-> NumPy, what shares memory and what a copy costs
     "to_numpy", "shares_memory", "conversion_times", "ConversionTimes", "CONVERSIONS",
     # practical: many small files vs one archive (cp, copytree, tar), timed and counted
