@@ -20,8 +20,11 @@ Chapter: ``book/mobilenet.md``.
   ``make_divisible(c * width_mult, 8)`` (the nearest multiple of 8, never more than 10 % below),
   and the last conv keeps at least 1280 channels for widths below 1, as in the paper.
 
-Both use ReLU6 (v1's paper names it in its quantisation discussion; its reference
-implementation uses it), both have an output stride of 32: a 224 x 224 image ends as a 7 x 7 map.
+Both use ReLU6, ``min(max(x, 0), 6)``: v1's paper draws plain ReLUs (its Figure 3), its
+reference implementation (TF-slim) uses ReLU6, and v2's paper gives the reason, robustness in
+low-precision arithmetic. v1's features are built with ReLU (the receptive-field chapter's
+copy) and get ReLU6 here; neither changes a count. Both have an output stride of 32: a
+224 x 224 image ends as a 7 x 7 map.
 Their inputs must be at least 32 x 32 (checked when the network runs, which includes
 :func:`kernels.model_cost` and :func:`kernels.peak_activation_memory`): smaller inputs would
 still give a 1 x 1 map (padding 1 turns every stride-2 layer into ``ceil(H / 2)``), but one
@@ -90,15 +93,19 @@ def _head(x, classifier):
 
 
 class MobileNetV1(nn.Module):
-    """``features`` (:func:`kernels.mobilenet_v1_features`), global average pool, ``classifier``
-    (one ``nn.Linear``; the paper's Table 1 has no dropout). ``Tensor[N, 3, H, W] ->
-    Tensor[N, num_classes]``, ``H, W >= 32``."""
+    """``features`` (:func:`kernels.mobilenet_v1_features`, with ReLU6), global average pool,
+    ``classifier`` (one ``nn.Linear``; the paper's Table 1 has no dropout).
+    ``Tensor[N, 3, H, W] -> Tensor[N, num_classes]``, ``H, W >= 32``."""
 
     def __init__(self, width_mult: float = 1.0, num_classes: int = 1000):
         super().__init__()
         width_mult = _check_width(width_mult)
         num_classes = check_int(num_classes, "num_classes", min_value=1)
         self.features = mobilenet_v1_features(width_mult)
+        for block in self.features:  # ReLU -> ReLU6, as TF-slim's MobileNet v1 (no weights)
+            for i, m in enumerate(block):
+                if isinstance(m, nn.ReLU):
+                    block[i] = nn.ReLU6(inplace=True)
         self.last_channel = self.features[-1][3].out_channels  # the last pointwise conv
         self.classifier = nn.Linear(self.last_channel, num_classes)
         _init_weights(self)

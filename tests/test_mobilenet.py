@@ -114,6 +114,9 @@ def test_v1_is_the_receptive_field_chapters_features_plus_a_classifier():
         [f"features.{k}" for k in features.state_dict()]
     assert tuple(model.classifier.weight.shape) == (1000, 1024)
     assert mobilenet_v1(0.25, 10).classifier.weight.shape == (10, 256)
+    # 27 convolutions, each followed by ReLU6 (TF-slim's activation), none by a plain ReLU
+    acts = [type(m) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+    assert acts == [nn.ReLU6] * 27
 
 
 # ------------------------------------------------------------------------ forward pass
