@@ -52,7 +52,8 @@ def test_connectivity_figure_draws_the_block_structure_and_the_counts():
     max_in, max_out = max(g["in_channels"].values), max(g["out_channels"].values)
     max_mid = max_in * max(g["depth_multiplier"].values)
     for p in grid(V.connectivity_figure):
-        cin, cout, groups, m = p["in_channels"], p["out_channels"], p["groups"], p["depth_multiplier"]
+        cin, cout = p["in_channels"], p["out_channels"]
+        groups, m = p["groups"], p["depth_multiplier"]
         fig = V.connectivity_figure(**p)
         assert len(fig.data) == 3
         assert torch.equal(z(fig.data[0]), block_mask(cout, cin, groups))

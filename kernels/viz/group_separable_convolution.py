@@ -1,4 +1,4 @@
-"""Figures for ``book/group_separable_convolution.md``: which channels feed which, and at what cost.
+"""Figures for ``book/group_separable_convolution.md``: which channel feeds which, at what cost.
 
 Every number drawn comes from :mod:`kernels`: the channel masks from
 :func:`kernels.channel_connectivity` run on real layers (a grouped ``kernels.Conv2d``, the two
@@ -13,7 +13,6 @@ from functools import lru_cache
 
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 import kernels
 
@@ -36,7 +35,8 @@ def connectivity(layer_key):
     kind, *a = layer_key
     if kind == "stack":
         c, g, n, shuffle = a
-        return kernels.channel_connectivity(kernels.grouped_pointwise_stack(c, [g] * n, shuffle), c)
+        stack = kernels.grouped_pointwise_stack(c, [g] * n, shuffle)
+        return kernels.channel_connectivity(stack, c)
     if kind == "grouped":
         c_in, c_out, g = a
         layer = kernels.Conv2d(c_in, c_out, KERNEL, padding=KERNEL // 2, groups=g, bias=False)
@@ -51,29 +51,41 @@ def connectivity(layer_key):
 
 
 @lru_cache(maxsize=None)
-def layer_costs(in_channels, out_channels, groups, depth_multiplier):
-    """``{name: kernels.ModelCost}`` of the standard, grouped and separable 3x3 layers on a
-    ``MAP_SIZE x MAP_SIZE`` map (no bias: the papers' count)."""
+def layer_cost(kind, in_channels, out_channels, groups=1, depth_multiplier=1):
+    """:class:`kernels.ModelCost` of one 3x3 layer, ``kind`` ``"conv"`` (with ``groups``) or
+    ``"separable"`` (with ``depth_multiplier``), on a ``MAP_SIZE x MAP_SIZE`` map, no bias (the
+    papers' count)."""
     same = dict(padding=KERNEL // 2, bias=False)
-    layers = {
-        "standard": kernels.Conv2d(in_channels, out_channels, KERNEL, **same),
-        "grouped": kernels.Conv2d(in_channels, out_channels, KERNEL, groups=groups, **same),
-        "separable": kernels.SeparableConv2d(in_channels, out_channels, KERNEL,
-                                             depth_multiplier=depth_multiplier, **same)}
-    return {k: kernels.model_cost(m, (1, in_channels, MAP_SIZE, MAP_SIZE))
-            for k, m in layers.items()}
+    if kind == "separable":
+        layer = kernels.SeparableConv2d(in_channels, out_channels, KERNEL,
+                                        depth_multiplier=depth_multiplier, **same)
+    else:
+        layer = kernels.Conv2d(in_channels, out_channels, KERNEL, groups=groups, **same)
+    return kernels.model_cost(layer, (1, in_channels, MAP_SIZE, MAP_SIZE))
+
+
+def layer_costs(in_channels, out_channels, groups, depth_multiplier):
+    """``{"standard", "grouped", "separable"}`` -> :func:`layer_cost` of that layer."""
+    return {"standard": layer_cost("conv", in_channels, out_channels),
+            "grouped": layer_cost("conv", in_channels, out_channels, groups),
+            "separable": layer_cost("separable", in_channels, out_channels,
+                                    depth_multiplier=depth_multiplier)}
 
 
 def _mask_trace(mask, name, xtitle, ytitle):
     rows, cols = mask.shape
     return go.Heatmap(z=mask.int().tolist(), x=list(range(cols)), y=list(range(rows)), zmin=0,
                       zmax=1, colorscale=MASK_SCALE, showscale=False, xgap=1, ygap=1, name=name,
-                      hovertemplate=f"{ytitle} %{{y}} ← {xtitle} %{{x}}: %{{z}}<extra>{name}</extra>")
+                      hovertemplate=f"{ytitle} %{{y}} ← {xtitle} %{{x}}: %{{z}}"
+                                    f"<extra>{name}</extra>")
 
 
-def _fix_axes(fig, col, n_x, n_y, xtitle, ytitle, row=1):
-    fig.update_xaxes(range=[-0.5, n_x - 0.5], title_text=xtitle, showgrid=False, row=row, col=col)
-    fig.update_yaxes(range=[n_y - 0.5, -0.5], title_text=ytitle, showgrid=False, row=row, col=col)
+def _axes(n_x, n_y, xtitle, ytitle, domain=None):
+    """Fixed ranges ``[0, n)`` (rows from the top, like a weight matrix) for one heatmap."""
+    x = dict(range=[-0.5, n_x - 0.5], title=dict(text=xtitle), showgrid=False)
+    if domain is not None:
+        x["domain"] = domain
+    return x, dict(range=[n_y - 0.5, -0.5], title=dict(text=ytitle), showgrid=False)
 
 
 def _share(part, whole):
@@ -98,16 +110,24 @@ def connectivity_figure(in_channels=8, out_channels=8, groups=2, depth_multiplie
              connectivity(("pointwise", mid, out_channels))]
     cost = layer_costs(in_channels, out_channels, groups, depth_multiplier)
     std, grp, sep = cost["standard"], cost["grouped"], cost["separable"]
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
-        f"grouped 3×3, g = {groups}", f"depthwise 3×3, M = {depth_multiplier}",
-        "pointwise 1×1"))
+    titles = (f"grouped 3×3, g = {groups}", f"depthwise 3×3, M = {depth_multiplier}",
+              "pointwise 1×1")
     panels = [("input channel", "output channel", max_in, max_out),
               ("input channel", "depthwise channel", max_in, max_mid),
               ("depthwise channel", "output channel", max_mid, max_out)]
-    for col, (mask, (xt, yt, nx, ny), name) in enumerate(
-            zip(masks, panels, ("grouped", "depthwise", "pointwise")), start=1):
-        fig.add_trace(_mask_trace(mask, name, xt, yt), row=1, col=col)
-        _fix_axes(fig, col, nx, ny, xt, yt)
+    traces, layout, notes = [], {}, []
+    for k, (mask, (xt, yt, nx, ny), title) in enumerate(zip(masks, panels, titles)):
+        lo = k * 0.36  # three equal panels, 0.08 apart
+        suffix = "" if k == 0 else str(k + 1)
+        trace = _mask_trace(mask, title.split(" ")[0], xt, yt)
+        trace.update(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
+        traces.append(trace)
+        layout[f"xaxis{suffix}"], layout[f"yaxis{suffix}"] = _axes(nx, ny, xt, yt, [lo, lo + 0.28])
+        layout[f"yaxis{suffix}"]["anchor"] = f"x{suffix}"
+        layout[f"xaxis{suffix}"]["anchor"] = f"y{suffix}"
+        notes.append(dict(text=title, x=lo + 0.14, y=1.0, xref="paper", yref="paper",
+                          xanchor="center", yanchor="bottom", showarrow=False))
+    fig = go.Figure(traces, layout=dict(layout, annotations=notes))
     fig.update_layout(height=520, margin=dict(t=110, b=60), title=dict(text=(
         f"standard 3×3, {in_channels} → {out_channels}: {std.params:,} weights, "
         f"{std.macs:,} multiply-adds on {MAP_SIZE}×{MAP_SIZE}"
@@ -127,9 +147,10 @@ def shuffle_figure(channels=12, groups=3, layers=2, shuffle="on"):
     mask = connectivity(("stack", channels, groups, layers, shuffle == "on"))
     side = max(shuffle_figure.params["channels"].values)  # fixed axes: the largest C offered
     seen = mask.sum(1)
-    fig = go.Figure(_mask_trace(mask, "stack", "input channel", "output channel"))
-    fig.update_layout(height=520, xaxis=dict(constrain="domain"), yaxis=dict(scaleanchor="x"))
-    _fix_axes(fig, None, side, side, "input channel", "output channel", row=None)
+    xaxis, yaxis = _axes(side, side, "input channel", "output channel")
+    fig = go.Figure(_mask_trace(mask, "stack", "input channel", "output channel"),
+                    layout=dict(height=520, xaxis=dict(xaxis, constrain="domain"),
+                                yaxis=dict(yaxis, scaleanchor="x")))
     lo, hi = int(seen.min()), int(seen.max())
     reach = f"{lo}" if lo == hi else f"{lo} to {hi}"
     fig.update_layout(title=dict(text=(
