@@ -19,7 +19,6 @@ and without gzip and ``-v``. It imports only the standard library (numpy for the
 from __future__ import annotations
 
 import contextlib
-import filecmp
 import os
 import random
 import re
@@ -88,14 +87,33 @@ def tree_size(path) -> tuple[int, int]:
     return len(files), sum(p.stat().st_size for p in files)
 
 
+def _listing(root) -> list:
+    """Sorted (relative name, is a file) of everything under ``root``."""
+    out = []
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        out += [(os.path.normpath(os.path.join(rel, d)), False) for d in dirs]
+        out += [(os.path.normpath(os.path.join(rel, f)), True) for f in files]
+    return sorted(out)
+
+
+def _same_bytes(a, b) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
 def trees_identical(a, b) -> bool:
     """True when ``a`` and ``b`` hold the same relative names and every file the same bytes."""
     a, b = _existing(a, "a"), _existing(b, "b")
-    names_a = sorted(p.relative_to(a) for p in a.rglob("*"))
-    names_b = sorted(p.relative_to(b) for p in b.rglob("*"))
-    if names_a != names_b:
+    names = _listing(a)
+    if names != _listing(b):
         return False
-    return all(filecmp.cmp(a / n, b / n, shallow=False) for n in names_a if (a / n).is_file())
+    return all(_same_bytes(a / n, b / n) for n, is_file in names if is_file)
 
 
 def _tar_pipe(src, dst):
@@ -157,7 +175,7 @@ def time_copy(src, method: str, *, repeat: int = 3) -> CopyTiming:
     """Copy the tree ``src`` ``repeat`` times by ``method`` (beside it), check, time, clean up.
 
     For ``"archive"`` the tree is packed once into ``src.tar`` (not timed) and the timed copy is
-    ``cp`` of that one file. Every copy is checked to be exact before it is deleted.
+    ``cp`` of that one file. The first copy is checked to be exact; every copy is deleted.
     """
     method, src = _method(method), _existing(src, "src")
     _positive(repeat, "repeat")
@@ -170,9 +188,8 @@ def time_copy(src, method: str, *, repeat: int = 3) -> CopyTiming:
             start = time.perf_counter()
             copy_tree(what, dst, method)
             runs.append(time.perf_counter() - start)
-            same = filecmp.cmp(what, dst, shallow=False) if method == "archive" \
-                else trees_identical(src, dst)
-            if not same:
+            if i == 0 and not (_same_bytes(what, dst) if method == "archive"
+                               else trees_identical(src, dst)):
                 raise RuntimeError(f"{method} copied {src} to {dst} wrongly")
             (os.remove if method == "archive" else shutil.rmtree)(dst)
     finally:
