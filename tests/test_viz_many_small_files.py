@@ -52,19 +52,19 @@ def test_fits_recover_the_per_file_cost(fake):
 def test_time_axis_is_fixed_by_the_grid(fake):
     ms = [t.seconds * 1e3 for n in V.N_FILES for s in V.FILE_SIZES
           for t in fake_measure(n, s).values()]
-    lo, hi = V.copy_time_figure(1, 100).layout.yaxis.range
-    assert V.copy_time_figure(1000, 10_000).layout.yaxis.range == (lo, hi)
+    lo, hi = V.copy_time_figure(min(V.N_FILES), min(V.FILE_SIZES)).layout.yaxis.range
+    assert V.copy_time_figure(max(V.N_FILES), max(V.FILE_SIZES)).layout.yaxis.range == (lo, hi)
     assert lo <= math.log10(min(ms)) and hi >= math.log10(max(ms))
 
 
 def test_live_explorer_redraws_from_the_measurements(fake):
     ex = Explorer(V.copy_time_figure)
     bars = ex.figure.data[0]
-    ex.controls["n_files"].value = 10
-    ex.controls["file_size"].value = 10_000
-    want = fake_measure(10, 10_000)
+    ex.controls["n_files"].value = 16
+    ex.controls["file_size"].value = 4096
+    want = fake_measure(16, 4096)
     assert list(ex.figure.data[0].y) == pytest.approx([t.seconds * 1e3 for t in want.values()])
-    assert "10 files × 10,000 B" in ex.figure.layout.title.text
+    assert "16 files × 4,096 B (64 KiB)" in ex.figure.layout.title.text
     assert ex.figure.data[0] is bars  # one FigureWidget, updated in place
 
 

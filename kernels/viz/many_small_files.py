@@ -21,9 +21,9 @@ import kernels
 from .explorer import Param, explorable
 from .theme import COLORS
 
-# Equal totals lie on diagonals: 1000 x 100 B = 100 x 1 kB = 10 x 10 kB = 100 kB.
-N_FILES = (1, 10, 100, 1000)
-FILE_SIZES = (100, 1_000, 10_000)
+# Equal totals lie on a diagonal: 4096 x 16 B = 256 x 256 B = 16 x 4096 B = 64 KiB.
+N_FILES = (1, 16, 256, 4096)
+FILE_SIZES = (16, 256, 4096)
 REPEAT = 3
 # A memory file system (tmpfs) when there is one: see the chapter for why, and for the disk.
 WORKDIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
@@ -60,12 +60,14 @@ def _time_axis() -> list:
 
 
 def _size(n_bytes: int) -> str:
-    return f"{n_bytes / 1e6:g} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:g} kB"
+    if n_bytes >= 2**20:
+        return f"{n_bytes / 2**20:.3g} MiB"
+    return f"{n_bytes / 2**10:.3g} KiB" if n_bytes >= 2**10 else f"{n_bytes} B"
 
 
-@explorable(n_files=Param(N_FILES, "Number of files N", default=1000),
-            file_size=Param(FILE_SIZES, "Bytes per file S", fmt=",", default=100))
-def copy_time_figure(n_files=1000, file_size=100):
+@explorable(n_files=Param(N_FILES, "Number of files N", fmt=",", default=4096),
+            file_size=Param(FILE_SIZES, "Bytes per file S", fmt=",", default=16))
+def copy_time_figure(n_files=4096, file_size=16):
     """Bars: the measured time of each method; diamonds: the fit a + b·N + c·bytes."""
     times, fit = measure(n_files, file_size), fits()
     names = [LABELS[m] for m in times]
