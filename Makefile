@@ -19,9 +19,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# The site's browser assets (plotly.js partial bundle, KaTeX) from npm, as package-lock.json
+# pins them; node_modules/ is never committed. book/_ext/offline_site.py copies what pages use.
+NPM_STAMP := node_modules/.package-lock.json
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 # Executes every chapter (cached; the cache is wiped when kernels/ changes) and fails on a
 # failing cell, a Sphinx warning or a broken reference.
-html: $(STAMP)
+html: $(STAMP) $(NPM_STAMP)
 	$(BIN)/jupyter-book build $(BOOK) $(JB_FLAGS)
 	@echo "Built $(BOOK)/$(SITE)/index.html"
 
@@ -30,7 +37,7 @@ test: html
 	$(BIN)/python -m pytest
 
 # Without the browser tests (no build needed).
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python -m pytest -m "not browser"
 
 # Property tests (hypothesis) of every op against its reference, with many more examples.

@@ -1,12 +1,17 @@
 """Benchmarks of the book itself: cold build, page weight, static frame switch, live recompute.
 
-    python bench/bench_book.py [--skip-build]
+    python bench/bench_book.py [--skip-build] [--site DIR] [--site-only]
+
+``--site DIR`` measures another built site (e.g. one built from an older commit, for a
+before/after table made the same way on the same machine in the same run).
 
 * cold build: ``jupyter-book build`` into a fresh temporary folder (no execution cache);
-* page weight: each built chapter page (HTML with its inline frame data; shared _static files
-  such as plotly.min.js are cached by the browser and counted once, separately);
-* static frame switch: in headless Chromium, median time of one control change (event ->
-  frame rebuilt -> ``Plotly.react`` done) over many random changes on every explorer;
+* page weight: each built chapter page (HTML with its inline frame data) and the whole _static;
+* first visit, per page, in headless Chromium with a cold cache (a fresh browser context):
+  bytes and number of everything the page requests, and the time from navigation until every
+  Explorer has drawn its figure and all math is typeset (median of three visits);
+* static frame switch: in headless Chromium, median and 90th percentile of one control change
+  (event -> frame rebuilt -> ``Plotly.react`` done) over many random changes on every explorer;
 * live recompute: every chapter's code run in-process in live mode; each explorer is driven
   through random single-control changes, timing figure function + FigureWidget update.
 """
@@ -25,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "tests"))
 
-TARGETS = {"page_mb": 1.5, "switch_ms": 16.0, "live_ms": 30.0, "build_s": 120.0}
+TARGETS = {"page_mb": 1.5, "visit_mb": 3.0, "switch_ms": 16.0, "live_ms": 30.0, "build_s": 120.0}
 
 
 def cold_build() -> float:
@@ -44,8 +49,8 @@ def chapters():
     return [toc["root"]] + [c["file"] for p in toc.get("parts", []) for c in p["chapters"]]
 
 
-def page_sizes() -> dict[str, float]:
-    return {name: (SITE / f"{name}.html").stat().st_size / 1e6 for name in chapters()}
+def page_sizes(site: Path = SITE) -> dict[str, float]:
+    return {name: (site / f"{name}.html").stat().st_size / 1e6 for name in chapters()}
 
 
 # One switch = from the control's event until Plotly.react's promise resolves (frame drawn).
@@ -70,21 +75,97 @@ SWITCH_JS = """async ([n, seed]) => {
 }"""
 
 
-def frame_switches(n_per_explorer=60) -> dict[str, list[float]]:
+# Ready = every Explorer drew its first frame (its Plotly.react promise resolved) and every
+# math element is typeset (KaTeX at build time, or MathJax's container on older builds).
+READY_JS = """() => {
+  const plotsDone = [...document.querySelectorAll('.kx-explorer')]
+    .every(r => r.dataset.kxFrame !== undefined);
+  const mathDone = [...document.querySelectorAll('.math')]
+    .every(e => e.querySelector('.katex, mjx-container'));
+  return plotsDone && mathDone && document.readyState !== 'loading' ? performance.now() : false;
+}"""
+
+
+def first_visit(b, url: str, name: str) -> dict:
+    """One cold-cache visit: bytes and count of every request, milliseconds until ready."""
+    context = b.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    finished, missing = [], []
+    page.on("requestfinished", lambda r: finished.append(r))
+    page.on("response", lambda r: r.status >= 400 and missing.append(r.url))
+    page.goto(f"{url}/{name}.html", wait_until="commit")
+    ready = page.wait_for_function(READY_JS, polling="raf", timeout=60000).json_value()
+    page.wait_for_load_state("networkidle")
+    total = sum(r.sizes()["responseBodySize"] for r in finished)
+    context.close()
+    return {"bytes": total, "requests": len(finished), "ready_ms": ready, "missing": missing}
+
+
+# One switch = from the control's event until Plotly.react's promise resolves (frame drawn).
+SWITCH_JS = """async ([n, seed]) => {
+  let s = seed; const rand = k => { s = (s * 1103515245 + 12345) % 2147483648; return s % k; };
+  const times = [];
+  for (const root of document.querySelectorAll('.kx-explorer')) {
+    const inputs = [...root.querySelectorAll('[data-param]')];
+    if (!inputs.length) continue;
+    for (let i = 0; i < n; i++) {
+      const input = inputs[rand(inputs.length)];
+      const count = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
+      const old = input.value;
+      do { input.value = String(rand(count)); } while (count > 1 && input.value === old);
+      const t0 = performance.now();
+      input.dispatchEvent(new Event('input'));
+      await root.kxDrawn;
+      times.push(performance.now() - t0);
+    }
+  }
+  return times;
+}"""
+
+
+def measure_site(site: Path, visits=3, n_per_explorer=60) -> dict[str, dict]:
+    """Per chapter page: first visit (median of ``visits`` cold visits) and frame switches."""
     from site_server import browser, serve
 
     results = {}
-    with serve() as url, browser() as b:
+    with serve(site) as url, browser() as b:
         for name in chapters():
+            runs = [first_visit(b, url, name) for _ in range(visits)]
+            row = {"bytes": runs[0]["bytes"], "requests": runs[0]["requests"],
+                   "ready_ms": statistics.median(r["ready_ms"] for r in runs),
+                   "missing": sorted({u for r in runs for u in r["missing"]}), "switch": []}
             page = b.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{url}/{name}.html", wait_until="networkidle")
             if page.locator(".kx-explorer").count():
-                page.wait_for_function("[...document.querySelectorAll('.kx-plot')]"
-                                       ".every(p => p.data)")
+                page.wait_for_function(READY_JS, timeout=60000)
                 page.evaluate(SWITCH_JS, [5, 1])  # warm-up
-                results[name] = page.evaluate(SWITCH_JS, [n_per_explorer, 7])
+                row["switch"] = page.evaluate(SWITCH_JS, [n_per_explorer, 7])
             page.close()
+            results[name] = row
     return results
+
+
+def site_table(site: Path) -> None:
+    """The table issue 14 asks for: page, first-visit bytes, requests, time to ready, and the
+    median and 90th percentile of a static frame switch; then the totals."""
+    rows = measure_site(site)
+    print(f"\n{'page':32s} {'first visit MB':>14s} {'requests':>8s} {'ready ms':>9s} "
+          f"{'switch med':>10s} {'p90 ms':>7s}")
+    everything = []
+    for name, r in rows.items():
+        everything += r["switch"]
+        med = f"{statistics.median(r['switch']):10.2f}" if r["switch"] else f"{'-':>10s}"
+        p90 = f"{statistics.quantiles(r['switch'], n=10)[-1]:7.2f}" if r["switch"] else f"{'-':>7s}"
+        flag = "" if r["bytes"] <= TARGETS["visit_mb"] * 1e6 else "  OVER 3 MB"
+        flag += f"  404: {r['missing']}" if r["missing"] else ""
+        print(f"{name:32s} {r['bytes'] / 1e6:14.3f} {r['requests']:8d} {r['ready_ms']:9.0f} "
+              f"{med} {p90}{flag}")
+    total_mb = sum(r["bytes"] for r in rows.values()) / 1e6
+    print(f"{'TOTAL (sum of pages)':32s} {total_mb:14.3f} "
+          f"{sum(r['requests'] for r in rows.values()):8d} "
+          f"{sum(r['ready_ms'] for r in rows.values()):9.0f} "
+          f"{statistics.median(everything):10.2f} {statistics.quantiles(everything, n=10)[-1]:7.2f}"
+          f"   targets: <= {TARGETS['visit_mb']} MB per page, switch <= {TARGETS['switch_ms']} ms")
 
 
 def live_recompute(n_changes=40) -> dict[str, list[float]]:
@@ -132,23 +213,33 @@ def report(title: str, results: dict[str, list[float]], target: float) -> None:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-build", action="store_true", help="skip the cold build timing")
+    parser.add_argument("--site", type=Path, default=SITE, help="the built site to measure")
+    parser.add_argument("--site-only", action="store_true",
+                        help="only the site table (no build timing, no live recompute)")
     args = parser.parse_args()
-    if not (SITE / "index.html").exists():
-        sys.exit("build the site first: make html")
+    site = args.site.resolve()
+    if not (site / "index.html").exists():
+        sys.exit(f"build the site first: make html (no {site}/index.html)")
+    if args.site_only:
+        print(f"== Site {site}")
+        static = sum(f.stat().st_size for f in (site / "_static").rglob("*") if f.is_file())
+        print(f"whole _static: {static / 1e6:.1f} MB")
+        site_table(site)
+        return
 
     print("== Book")
     if not args.skip_build:
         seconds = cold_build()
         print(f"cold build (all chapters executed, no cache): {seconds:.1f} s "
               f"(target <= {TARGETS['build_s']:.0f} s)")
-    static = sum(f.stat().st_size for f in (SITE / "_static").rglob("*") if f.is_file()) / 1e6
-    print(f"shared _static (cached once; plotly.min.js and MathJax): {static:.1f} MB")
+    static = sum(f.stat().st_size for f in (site / "_static").rglob("*") if f.is_file()) / 1e6
+    print(f"whole _static (what the site ships; a page loads only part of it): {static:.1f} MB")
     print(f"{'page':40s} {'HTML+data MB':>13s}")
-    for name, mb in page_sizes().items():
+    for name, mb in page_sizes(site).items():
         flag = "" if mb <= TARGETS["page_mb"] else "  OVER TARGET"
         print(f"{name:40s} {mb:13.3f}{flag}")
 
-    report("static frame switch (Chromium)", frame_switches(), TARGETS["switch_ms"])
+    site_table(site)
     report("live recompute per control change", live_recompute(), TARGETS["live_ms"])
 
 if __name__ == "__main__":

@@ -47,16 +47,21 @@ def browser():
 
 
 class PageLog:
-    """Console errors, uncaught exceptions and every request a page makes."""
+    """Console errors, uncaught exceptions, every request a page makes, the ones answered with
+    an error status (a missing file), and what finished (for the bytes a visit transfers)."""
 
     def __init__(self, page, origin: str):
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.outside: list[str] = []
         self.failed: list[str] = []
+        self.missing: list[str] = []
+        self.finished: list = []
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         page.on("requestfailed", lambda r: self.failed.append(r.url))
+        page.on("response", lambda r: r.status >= 400 and self.missing.append(f"{r.status} {r.url}"))
+        page.on("requestfinished", lambda r: self.finished.append(r))
 
         def route(r):
             url = r.request.url
@@ -67,4 +72,11 @@ class PageLog:
                 self.outside.append(url)
                 r.abort()
 
-        page.route("**/*", route)
+        # On the context: in a check with this Playwright and Chromium, page.route() saw no
+        # request at all, while the context's route sees every one.
+        page.context.route("**/*", route)
+
+    def transferred(self) -> int:
+        """Bytes of every response body the page received (the server sends no compression)."""
+        return sum(r.sizes()["responseBodySize"] for r in self.finished)
+

@@ -123,3 +123,45 @@ def test_config_points_every_asset_at_the_site():
     assert sphinx["nb_execution_raise_on_error"] is True
     assert cfg["execute"]["execute_notebooks"] == "cache"
     assert cfg["launch_buttons"]["thebe"] is False
+
+
+def test_plotly_bundle_is_locked_to_plotly_py_and_has_the_book_s_traces():
+    """The npm partial bundle (package.json) is the plotly.js version plotly.py ships, and it
+    registers every trace type the book draws (a build fails otherwise)."""
+    modules = offline_site.node_modules(ROOT)
+    assert offline_site.bundle_version(modules) == offline_site.plotly_py_js_version()
+    assert {"scatter", "heatmap", "bar"} <= offline_site.bundle_trace_types(modules)
+    assert "scatter3d" not in offline_site.bundle_trace_types(modules)
+
+
+def test_trace_types_are_read_from_base_and_frames():
+    import json
+
+    payload = {"base": {"data": [{"type": "heatmap"}, {}]}, "pool": [{"type": "scatter3d"}, "bar"],
+               "frames": [[3, [[["data", 2], 0]]], [2, [[["data", 1, "type"], 1]]]]}
+    body = f'<script type="application/json" class="kx-data">{json.dumps(payload)}</script>'
+    assert offline_site.figure_trace_types(body) == {"heatmap", "scatter", "scatter3d", "bar"}
+
+
+def test_katex_typesets_and_reports_bad_tex():
+    modules = offline_site.node_modules(ROOT)
+    good, bad = offline_site.render_katex([(r"\frac{a}{b}", False), (r"\nosuchmacro", True)],
+                                          modules)
+    assert 'class="katex"' in good["html"] and "<math" in good["html"]
+    assert "nosuchmacro" in bad["error"]
+
+
+def test_icons_css_covers_used_icons_and_rejects_unknown_ones():
+    js = (offline_site.package_dir("pydata_sphinx_theme") / "theme" / "pydata_sphinx_theme" /
+          "static" / "scripts" / "fontawesome.js").read_text()
+    icons = offline_site.fontawesome_icons(js)
+    css = offline_site.icons_css(['<i class="fa-solid fa-bars fa-lg"></i><i class="fab fa-github">'],
+                                 icons)
+    assert ".fa-solid.fa-bars" in css and ".fab.fa-github" in css and ".fa-lg.fa" not in css
+    with pytest.raises(Exception, match="fa-no-such-icon"):
+        offline_site.icons_css(['<i class="fa-solid fa-no-such-icon"></i>'], icons)
+
+
+def test_favicon_is_an_ico_holding_a_png():
+    ico = offline_site.favicon_ico()
+    assert ico[:4] == b"\0\0\1\0" and ico[22:30] == b"\x89PNG\r\n\x1a\n"

@@ -1,10 +1,12 @@
-"""The built website in a real headless Chromium: offline, clean console, math, live controls.
+"""The built website in a real headless Chromium: offline, clean console, no missing file,
+light first visits (issue 14), figures drawn, math typeset, live controls.
 
 Needs ``make html`` first (``make test`` does it) and Debian's ``chromium``.
 """
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -14,6 +16,7 @@ pytestmark = pytest.mark.browser
 
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")
                if "_static" not in p.parts and "_sources" not in p.parts)
+EXPLORER_PAGES = [p for p in PAGES if "kx-explorer" in (SITE / p).read_text(encoding="utf-8")]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +28,9 @@ def site():
 
 
 def open_page(site, path):
+    """A page in its own browser context: a cold cache, as on a reader's first visit."""
     url, b = site
-    page = b.new_page()
+    page = b.new_context().new_page()
     log = PageLog(page, url)
     page.goto(f"{url}/{path}", wait_until="load")
     page.wait_for_load_state("networkidle")
@@ -50,8 +54,89 @@ def test_page_loads_offline_with_clean_console(site, path):
         assert log.outside == [], f"{path} requested resources outside the site: {log.outside}"
         assert log.errors == [], f"{path} logged console errors: {log.errors}"
         assert log.failed == [], f"{path} had failed requests: {log.failed}"
+        assert log.missing == [], f"{path} requested files that do not exist: {log.missing}"
     finally:
-        page.close()
+        page.context.close()
+
+
+def test_site_root_redirects_without_a_missing_favicon(site):
+    """The root index.html is a bare redirect: browsers then ask for /favicon.ico."""
+    page, log = open_page(site, "index.html")
+    try:
+        page.wait_for_url("**/book/intro.html")
+        page.wait_for_load_state("networkidle")
+        assert log.missing == [], f"missing files: {log.missing}"
+        assert (SITE / "favicon.ico").read_bytes()[:4] == b"\0\0\1\0"  # an .ico header
+    finally:
+        page.context.close()
+
+
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("book/")]
+FIRST_VISIT_LIMIT = 3_000_000  # bytes, everything a chapter page requests (issue 14)
+
+
+# Still over on these two (3.1-3.2 MB: plotly's cartesian bundle 1.5 MB, the page's own HTML
+# 0.6 MB with its build-time KaTeX, the theme's CSS 0.4 MB and its solid icon webfont 0.16 MB
+# for admonition icons). strict: the test starts failing as soon as they fit, so drop the mark.
+OVER_3_MB = {"book/roi_pooling_align.html", "book/softmax_cross_entropy.html"}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="issue 14: still over 3 MB"))
+    if p in OVER_3_MB else p for p in CHAPTER_PAGES])
+def test_first_visit_transfers_at_most_3_mb(site, path):
+    page, log = open_page(site, path)
+    try:
+        total = log.transferred()
+        biggest = sorted(((r.sizes()["responseBodySize"], r.url) for r in log.finished),
+                         reverse=True)[:5]
+        assert total <= FIRST_VISIT_LIMIT, f"{path}: {total / 1e6:.2f} MB on a first visit; " \
+                                           f"largest: {biggest}"
+        assert log.missing == [], f"{path} requested files that do not exist: {log.missing}"
+    finally:
+        page.context.close()
+
+
+def test_plotly_bundle_is_the_version_plotly_py_ships(site):
+    """The static site's partial bundle and plotly.py's live widgets draw with one plotly.js."""
+    sys.path.insert(0, str(SITE.parents[1] / "book" / "_ext"))
+    import offline_site
+
+    page, log = open_page(site, EXPLORER_PAGES[0])
+    try:
+        page.wait_for_function("window.Plotly && window.Plotly.version")
+        assert page.evaluate("Plotly.version") == offline_site.plotly_py_js_version()
+        served = [u for u in log.requests if "plotly" in u]
+        assert len(served) == 1 and served[0].endswith("_static/plotly-cartesian.min.js")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES  # index.html only redirects to intro
+                                  if p not in EXPLORER_PAGES and p != "index.html"])
+def test_pages_without_a_figure_load_no_plotly(site, path):
+    page, log = open_page(site, path)
+    try:
+        assert not [u for u in log.requests if "plotly" in u]
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("path", EXPLORER_PAGES)
+def test_every_figure_draws(site, path):
+    """Each Explorer's first frame is drawn: Plotly.react resolved, an SVG plot with traces."""
+    page, log = open_page(site, path)
+    try:
+        page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
+                               ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
+        empty = page.evaluate("""() => [...document.querySelectorAll('.kx-explorer')]
+            .map((r, i) => [i, r.querySelectorAll('.kx-plot .main-svg .trace, '
+                + '.kx-plot .main-svg .hm, .kx-plot .main-svg image').length])
+            .filter(([i, n]) => n === 0).map(([i]) => i)""")
+        assert empty == [], f"explorers {empty} on {path} drew no trace"
+        assert log.errors == [], f"console errors on {path}: {log.errors}"
+    finally:
+        page.context.close()
 
 
 MATH_PAGES = [p for p in PAGES if 'class="math' in (SITE / p).read_text(encoding="utf-8")]
@@ -59,18 +144,22 @@ MATH_PAGES = [p for p in PAGES if 'class="math' in (SITE / p).read_text(encoding
 
 @pytest.mark.parametrize("path", MATH_PAGES)
 def test_math_is_typeset(site, path):
+    """Typeset at build time by KaTeX: every equation is KaTeX HTML with its fonts loaded, and
+    the page loads no math script."""
     page, log = open_page(site, path)
     try:
-        page.wait_for_function("document.querySelectorAll('mjx-container').length > 0",
-                               timeout=20000)
         raw = page.evaluate("""() => [...document.querySelectorAll('.math')]
-            .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 40))""")
+            .filter(e => !e.querySelector('.katex-html')).map(e => e.textContent.slice(0, 40))""")
         assert raw == [], f"math left as raw TeX on {path}: {raw}"
+        assert page.evaluate("document.fonts.check('16px KaTeX_Main')")
+        assert page.evaluate("getComputedStyle(document.querySelector('.katex')).fontFamily"
+                             ).startswith("KaTeX_Main")
+        assert not [u for u in log.requests if "mathjax" in u.lower() or "katex" in u and
+                    u.endswith(".js")]
     finally:
-        page.close()
+        page.context.close()
 
 
-EXPLORER_PAGES = [p for p in PAGES if "kx-explorer" in (SITE / p).read_text(encoding="utf-8")]
 
 
 def plot_state(page, index):
@@ -106,7 +195,7 @@ def test_every_control_redraws_its_plot(site, path):
                 f"explorer {i} on {path}: moving its controls never changed the plot"
         assert log.errors == [], f"console errors while moving controls on {path}: {log.errors}"
     finally:
-        page.close()
+        page.context.close()
 
 
 def test_static_frame_matches_the_figure_function(site):
@@ -131,4 +220,4 @@ def test_static_frame_matches_the_figure_function(site):
         assert drawn["title"]["text"] == expected["layout"]["title"]["text"]
         assert "output size" in drawn["title"]["text"]
     finally:
-        page.close()
+        page.context.close()
