@@ -19,8 +19,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-# The site's browser assets (plotly.js partial bundle, KaTeX) from npm, as package-lock.json
-# pins them; node_modules/ is never committed. book/_ext/offline_site.py copies what pages use.
+# The site's browser assets from npm, as package-lock.json pins them: plotly.js (bundled with
+# esbuild by book/_ext/plotly_bundle.py, only the trace types the book draws) and KaTeX (math
+# typeset at build time); node_modules/ is never committed.
 NPM_STAMP := node_modules/.package-lock.json
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts

@@ -11,7 +11,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import icons  # noqa: E402
+import katex_math  # noqa: E402
 import offline_site  # noqa: E402
+import plotly_bundle  # noqa: E402
 
 CHAPTER = """---
 jupytext:
@@ -125,13 +128,25 @@ def test_config_points_every_asset_at_the_site():
     assert cfg["launch_buttons"]["thebe"] is False
 
 
-def test_plotly_bundle_is_locked_to_plotly_py_and_has_the_book_s_traces():
-    """The npm partial bundle (package.json) is the plotly.js version plotly.py ships, and it
-    registers every trace type the book draws (a build fails otherwise)."""
+def test_plotly_bundle_is_locked_to_plotly_py_and_has_only_the_book_s_traces():
+    """The bundle built from npm's plotly.js (package.json) is the plotly.js version plotly.py
+    ships, and it registers exactly scatter and the listed trace types (a build fails on any
+    other)."""
     modules = offline_site.node_modules(ROOT)
-    assert offline_site.bundle_version(modules) == offline_site.plotly_py_js_version()
-    assert {"scatter", "heatmap", "bar"} <= offline_site.bundle_trace_types(modules)
-    assert "scatter3d" not in offline_site.bundle_trace_types(modules)
+    assert plotly_bundle.bundle_version(modules) == plotly_bundle.plotly_py_js_version()
+    bundle = plotly_bundle.build_bundle(modules)
+    assert plotly_bundle.bundle_trace_types(bundle) == {"scatter", *plotly_bundle.TRACES}
+    assert set(plotly_bundle.TRACES) == {"bar", "heatmap"}
+    assert bundle.stat().st_size < 1_300_000
+    assert plotly_bundle.build_bundle(modules) == bundle  # built once, then reused
+
+
+def test_plotly_bundle_is_a_script_that_sets_the_global_plotly():
+    """A classic script whose top-level ``var Plotly`` becomes window.Plotly (what the Explorer
+    script uses); the browser tests check its version there."""
+    bundle = plotly_bundle.build_bundle(offline_site.node_modules(ROOT))
+    assert bundle.read_text()[:40].startswith("var Plotly=(()=>{")
+    assert "import " not in plotly_bundle.entry_source()  # CommonJS, as plotly.js/lib is
 
 
 def test_trace_types_are_read_from_base_and_frames():
@@ -140,12 +155,12 @@ def test_trace_types_are_read_from_base_and_frames():
     payload = {"base": {"data": [{"type": "heatmap"}, {}]}, "pool": [{"type": "scatter3d"}, "bar"],
                "frames": [[3, [[["data", 2], 0]]], [2, [[["data", 1, "type"], 1]]]]}
     body = f'<script type="application/json" class="kx-data">{json.dumps(payload)}</script>'
-    assert offline_site.figure_trace_types(body) == {"heatmap", "scatter", "scatter3d", "bar"}
+    assert plotly_bundle.figure_trace_types(body) == {"heatmap", "scatter", "scatter3d", "bar"}
 
 
 def test_katex_typesets_and_reports_bad_tex():
     modules = offline_site.node_modules(ROOT)
-    good, bad = offline_site.render_katex([(r"\frac{a}{b}", False), (r"\nosuchmacro", True)],
+    good, bad = katex_math.render_katex([(r"\frac{a}{b}", False), (r"\nosuchmacro", True)],
                                           modules)
     assert 'class="katex"' in good["html"] and "<math" in good["html"]
     assert "nosuchmacro" in bad["error"]
@@ -154,14 +169,18 @@ def test_katex_typesets_and_reports_bad_tex():
 def test_icons_css_covers_used_icons_and_rejects_unknown_ones():
     js = (offline_site.package_dir("pydata_sphinx_theme") / "theme" / "pydata_sphinx_theme" /
           "static" / "scripts" / "fontawesome.js").read_text()
-    icons = offline_site.fontawesome_icons(js)
-    css = offline_site.icons_css(['<i class="fa-solid fa-bars fa-lg"></i><i class="fab fa-github">'],
-                                 icons)
+    found = icons.fontawesome_icons(js)
+    css = icons.icons_css(['<i class="fa-solid fa-bars fa-lg"></i><i class="fab fa-github">'],
+                          found)
     assert ".fa-solid.fa-bars" in css and ".fab.fa-github" in css and ".fa-lg.fa" not in css
+    for kind, name in icons.ADMONITION_ICONS.items():  # every admonition icon is a mask
+        assert name in found["solid"]
+        assert f"admonition.{kind}>" in css or not kind
+    assert 'content:""!important' in css
     with pytest.raises(Exception, match="fa-no-such-icon"):
-        offline_site.icons_css(['<i class="fa-solid fa-no-such-icon"></i>'], icons)
+        icons.icons_css(['<i class="fa-solid fa-no-such-icon"></i>'], found)
 
 
 def test_favicon_is_an_ico_holding_a_png():
-    ico = offline_site.favicon_ico()
+    ico = icons.favicon_ico()
     assert ico[:4] == b"\0\0\1\0" and ico[22:30] == b"\x89PNG\r\n\x1a\n"

@@ -75,15 +75,7 @@ CHAPTER_PAGES = [p for p in PAGES if p.startswith("book/")]
 FIRST_VISIT_LIMIT = 3_000_000  # bytes, everything a chapter page requests (issue 14)
 
 
-# Still over on these two (3.1-3.2 MB: plotly's cartesian bundle 1.5 MB, the page's own HTML
-# 0.6 MB with its build-time KaTeX, the theme's CSS 0.4 MB and its solid icon webfont 0.16 MB
-# for admonition icons). strict: the test starts failing as soon as they fit, so drop the mark.
-OVER_3_MB = {"book/roi_pooling_align.html", "book/softmax_cross_entropy.html"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="issue 14: still over 3 MB"))
-    if p in OVER_3_MB else p for p in CHAPTER_PAGES])
+@pytest.mark.parametrize("path", CHAPTER_PAGES)
 def test_first_visit_transfers_at_most_3_mb(site, path):
     page, log = open_page(site, path)
     try:
@@ -93,21 +85,26 @@ def test_first_visit_transfers_at_most_3_mb(site, path):
         assert total <= FIRST_VISIT_LIMIT, f"{path}: {total / 1e6:.2f} MB on a first visit; " \
                                            f"largest: {biggest}"
         assert log.missing == [], f"{path} requested files that do not exist: {log.missing}"
+        fonts = [u for u in log.requests if "fontawesome" in u]  # icons are CSS masks
+        assert fonts == [], f"{path} fetched the theme's icon font: {fonts}"
     finally:
         page.context.close()
 
 
 def test_plotly_bundle_is_the_version_plotly_py_ships(site):
-    """The static site's partial bundle and plotly.py's live widgets draw with one plotly.js."""
+    """The static site's bundle and plotly.py's live widgets draw with one plotly.js, and the
+    bundle holds only the trace types the book draws."""
     sys.path.insert(0, str(SITE.parents[1] / "book" / "_ext"))
-    import offline_site
+    import plotly_bundle
 
     page, log = open_page(site, EXPLORER_PAGES[0])
     try:
         page.wait_for_function("window.Plotly && window.Plotly.version")
-        assert page.evaluate("Plotly.version") == offline_site.plotly_py_js_version()
+        assert page.evaluate("Plotly.version") == plotly_bundle.plotly_py_js_version()
+        assert sorted(page.evaluate("Object.keys(Plotly.PlotSchema.get().traces)")) == \
+            sorted({"scatter", *plotly_bundle.TRACES})
         served = [u for u in log.requests if "plotly" in u]
-        assert len(served) == 1 and served[0].endswith("_static/plotly-cartesian.min.js")
+        assert len(served) == 1 and "_static/plotly-book.min.js" in served[0]
     finally:
         page.context.close()
 
