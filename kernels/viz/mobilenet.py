@@ -20,6 +20,8 @@ from .theme import COLORS
 
 BUILDERS = {"v1": kernels.mobilenet_v1, "v2": kernels.mobilenet_v2}
 SPIRAL_POINTS = 400  # enough to draw the spiral, light enough for 20 static frames
+LEGEND_BELOW = dict(y=-0.25, yanchor="top")  # under the x axis title, clear of the title
+FRAME = 1.25  # half-width of the manifold panels; the spiral's radius is 1
 
 
 @lru_cache(maxsize=None)
@@ -48,9 +50,6 @@ def network_costs(network: str, width_mult: float, resolution: int) -> dict:
                alive=[op.alive for op in memory.operators], total_macs=cost.macs,
                total_params=cost.params, peak=memory.elements, peak_name=memory.peak.name,
                largest_tensor=memory.largest_tensor)
-    if network == "v2":  # the first-layer trick of Sandler et al.'s Table 3 note
-        out["peak_fused"] = kernels.peak_activation_memory(model, resolution,
-                                                           fuse_first=True).elements
     return out
 
 
@@ -88,9 +87,7 @@ def cost_figure(network="v1", width_mult=1.0, resolution=224):
                                         showticklabels=k == 2, matches=None if k == 0 else "x",
                                         title=dict(text="operator (in the order it runs)")
                                         if k == 2 else None)
-    peak = (f"peak {c['peak']:,} elements alive at {c['peak_name']}")
-    if "peak_fused" in c:
-        peak += f" ({c['peak_fused']:,} with the first-layer trick)"
+    peak = f"peak {c['peak']:,} elements alive (input + output) at {c['peak_name']}"
     fig = go.Figure(traces, layout=layout)
     fig.update_layout(height=640, bargap=0.15, margin=dict(t=95), title=dict(text=(
         f"MobileNet {network}, α = {width_mult}, {resolution}×{resolution}: "
@@ -122,11 +119,11 @@ def manifold_figure(n=3, seed=0):
     """Left: the spiral and ``T^+ ReLU(T x)`` (the paper's Figure 1). Right: the recovery from
     the active coordinates, exact (on the spiral) where ``ReLU(T x)`` is invertible, collapsed
     onto a line or the origin where it is not. Title: this T's fraction against the average."""
-    grid = manifold_figure.params
-    lim = 1.05 * max(manifold(m, s)["roundtrip"].abs().max().item()
-                     for m in grid["n"].values for s in grid["seed"].values)
     m = manifold(n, seed)
     ok = m["ok"]
+    # an ill-conditioned T (its inverse is large) throws T^+ ReLU(T x) far out: say so
+    outside = int((m["roundtrip"].abs().max(dim=1).values > FRAME).sum())
+    note = f" ({outside} of its points lie outside the frame)" if outside else ""
     line = dict(mode="lines", hoverinfo="skip")
     traces = [
         go.Scatter(**_xy(m["x"]), name="spiral x", line=dict(color="#BBB", width=5), **line),
@@ -140,7 +137,7 @@ def manifold_figure(n=3, seed=0):
         go.Scatter(**_xy(m["recovered"][~ok]), name="collapsed (fewer than 2 active rows)",
                    mode="markers", marker=dict(color=COLORS[3], size=5), xaxis="x2",
                    yaxis="y2", hoverinfo="skip")]
-    axis = dict(range=[-lim, lim], zeroline=True, zerolinecolor="#ddd")
+    axis = dict(range=[-FRAME, FRAME], zeroline=True, zerolinecolor="#ddd")
     fig = go.Figure(traces)
     fig.update_layout(
         height=520, margin=dict(t=110),
@@ -150,7 +147,7 @@ def manifold_figure(n=3, seed=0):
         title=dict(text=(
             f"n = {n}, seed {seed}: ReLU(T x) invertible on {m['fraction']:.1%} of the spiral"
             f"<br><sup>average over random T: 1 − (n + 1)/2ⁿ = {m['expected']:.2%}. "
-            f"Left: T⁺ ReLU(T x) (Figure 1); right: solved on the active rows</sup>")))
+            f"Left: T⁺ ReLU(T x) (Figure 1){note}; right: solved on the active rows</sup>")))
     return fig
 
 
@@ -166,8 +163,8 @@ def fraction_figure(ns, measured, low, high):
                    marker=dict(color=COLORS[0], size=9)),
         go.Scatter(x=list(ns), y=formula, mode="lines", name="1 − (n + 1)/2ⁿ",
                    line=dict(color=COLORS[3], dash="dash"))])
-    fig.update_layout(height=400, title=dict(text="Fraction of the spiral where ReLU(T x) is "
-                                             "invertible"),
+    fig.update_layout(height=440, margin=dict(b=120), legend=LEGEND_BELOW,
+                      title=dict(text="Fraction of the spiral where ReLU(T x) is invertible"),
                       xaxis=dict(title="embedding dimension n", range=[0.5, max(ns) + 0.5]),
                       yaxis=dict(title="fraction invertible", range=[0, 1.02]))
     return fig
@@ -181,7 +178,8 @@ def bottleneck_figure(expansions, linear, relu):
                    name="linear projection (MobileNet v2)", line=dict(color=COLORS[0])),
         go.Scatter(x=list(expansions), y=list(relu), mode="lines+markers",
                    name="ReLU after the projection", line=dict(color=COLORS[3]))])
-    fig.update_layout(height=400, title=dict(text="What a bottleneck keeps of its 2-D input"),
+    fig.update_layout(height=440, margin=dict(b=120), legend=LEGEND_BELOW,
+                      title=dict(text="What a bottleneck keeps of its 2-D input"),
                       xaxis=dict(title="expansion ratio t", type="log",
                                  tickvals=list(expansions)),
                       yaxis=dict(title="relative error |x̂ − x|² / |x|²", range=[0, 1.02]))
