@@ -108,6 +108,42 @@ def test_cache_is_wiped_only_when_the_fingerprint_changes(tmp_path):
     assert not (cache / "executed.db").exists()
 
 
+def test_the_fingerprint_guards_the_cache_myst_nb_really_uses(tmp_path):
+    # myst-nb's default cache is _build/.jupyter_cache beside the HTML output, not srcdir
+    class App:
+        srcdir, outdir = tmp_path, tmp_path / "_build" / "html"
+
+    class Config:
+        nb_execution_cache_path = ""
+
+    assert offline_site.execution_cache_dir(App, Config) == tmp_path / "_build" / ".jupyter_cache"
+    Config.nb_execution_cache_path = "cache"
+    assert offline_site.execution_cache_dir(App, Config) == tmp_path / "cache"
+
+
+def test_a_built_book_stamps_its_execution_cache(tmp_path):
+    result = build_tiny_book(tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    stamp = tmp_path / "_build" / ".jupyter_cache" / offline_site.STAMP
+    assert stamp.read_text().strip() == offline_site.kernels_fingerprint()
+
+
+def test_a_wiped_cache_makes_sphinx_reread_every_page():
+    # Sphinx re-reads only pages whose source changed: after kernels/ changed (cache wiped),
+    # every other page must be re-read too, or it keeps outputs of the old kernels.
+    class App:
+        pass
+
+    class Env:
+        found_docs = {"book/a", "book/b", "book/c"}
+
+    app = App()
+    assert offline_site._on_env_get_outdated(app, Env(), set(), set(), set()) == []
+    app.kx_reread_all = True
+    assert offline_site._on_env_get_outdated(app, Env(), {"book/a"}, set(), set()) == \
+        ["book/b", "book/c"]
+
+
 @pytest.mark.parametrize("name", [f for f in toc_files()])
 def test_paired_notebook_matches_its_markdown(name):
     """Colab opens only .ipynb: each chapter's committed copy must equal its MyST source."""

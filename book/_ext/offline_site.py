@@ -63,6 +63,15 @@ def kernels_fingerprint(root: Path | None = None) -> str:
     return digest.hexdigest()
 
 
+def execution_cache_dir(app, config) -> Path:
+    """Where myst-nb keeps executed notebooks: ``nb_execution_cache_path``, or by default
+    ``.jupyter_cache`` beside the HTML output (``_build/.jupyter_cache``), as myst-nb decides."""
+    if config.nb_execution_cache_path:
+        cache = Path(config.nb_execution_cache_path)
+        return cache if cache.is_absolute() else Path(app.srcdir) / cache
+    return Path(app.outdir).parent / ".jupyter_cache"
+
+
 def refresh_cache(cache_dir: Path, fingerprint: str) -> bool:
     """Wipe ``cache_dir`` unless it was filled with this ``fingerprint``; True if wiped."""
     stamp = cache_dir / STAMP
@@ -101,12 +110,19 @@ def _on_config_inited(app, config):
     # npm's packages carry their own Markdown (plotly.js's dependencies' .github/*.md): not pages.
     config.exclude_patterns.append("node_modules")
     config.html_static_path.append(str(package_dir("kernels") / "viz" / "static"))
-    if config.nb_execution_mode in ("cache", "auto") and config.nb_execution_cache_path:
-        cache = Path(config.nb_execution_cache_path)
-        if not cache.is_absolute():
-            cache = Path(app.srcdir) / cache
+    if config.nb_execution_mode in ("cache", "auto"):
+        cache = execution_cache_dir(app, config)
         if refresh_cache(cache, kernels_fingerprint()):
             logger.info("offline_site: kernels/ changed, execution cache wiped")
+            app.kx_reread_all = True
+
+
+def _on_env_get_outdated(app, env, added, changed, removed):
+    """Re-read every chapter after the execution cache was wiped: Sphinx re-reads only pages
+    whose source changed, and would otherwise keep outputs that the old ``kernels`` computed."""
+    if not getattr(app, "kx_reread_all", False):
+        return []
+    return sorted(set(env.found_docs) - set(added) - set(changed) - set(removed))
 
 
 def _on_builder_inited(app):
@@ -138,6 +154,11 @@ def _on_build_finished(app, exc):
     out = Path(app.outdir)
     static = out / "_static"
     shutil.copy2(app.kx_bundle, static / PLOTLY_FILE)
+    # Sphinx does not overwrite a static file an earlier build copied: the Explorer's script
+    # and style are copied again, so an incremental build serves the edited ones.
+    for asset in (package_dir("kernels") / "viz" / "static").iterdir():
+        if asset.is_file():
+            shutil.copy2(asset, static / asset.name)
     copy_katex(app.kx_modules, static)
     pages = [p for p in out.rglob("*.html") if "_static" not in p.parts]
     texts = {p: p.read_text(encoding="utf-8") for p in pages}
@@ -170,6 +191,7 @@ def setup(app):
                                block_renderers=(visit_displaymath, None))
     app.connect("config-inited", _on_config_inited, priority=900)
     app.connect("builder-inited", _on_builder_inited)
+    app.connect("env-get-outdated", _on_env_get_outdated)
     app.connect("doctree-resolved", on_doctree_resolved)
     app.connect("html-page-context", _on_page_context, priority=900)
     app.connect("build-finished", _on_build_finished)

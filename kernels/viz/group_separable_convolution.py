@@ -128,11 +128,12 @@ def connectivity_figure(in_channels=8, out_channels=8, groups=2, depth_multiplie
         notes.append(dict(text=title, x=lo + 0.14, y=1.0, xref="paper", yref="paper",
                           xanchor="center", yanchor="bottom", showarrow=False))
     fig = go.Figure(traces, layout=dict(layout, annotations=notes))
-    fig.update_layout(height=520, margin=dict(t=110, b=60), title=dict(text=(
-        f"standard 3×3, {in_channels} → {out_channels}: {std.params:,} weights, "
-        f"{std.macs:,} multiply-adds on {MAP_SIZE}×{MAP_SIZE}"
+    # three short lines: a projector at 1280 x 720 must show every count (no clipped title)
+    fig.update_layout(height=540, margin=dict(t=130, b=60), title=dict(font=dict(size=15), text=(
+        f"standard 3×3, {in_channels} → {out_channels} on {MAP_SIZE}×{MAP_SIZE}: "
+        f"{std.params:,} weights, {std.macs:,} multiply-adds"
         f"<br><sup>grouped (g = {groups}): {grp.params:,} weights, {grp.macs:,} multiply-adds "
-        f"({_share(grp.macs, std.macs)}); separable (M = {depth_multiplier}): {sep.params:,} "
+        f"({_share(grp.macs, std.macs)})<br>separable (M = {depth_multiplier}): {sep.params:,} "
         f"weights, {sep.macs:,} multiply-adds ({_share(sep.macs, std.macs)})</sup>")))
     return fig
 
