@@ -10,7 +10,7 @@ BOOK   ?= .
 JB_FLAGS := --warningiserror --nitpick --keep-going
 CHAPTERS := $(wildcard book/*.md)
 
-.PHONY: html test test-fast fuzz serve bench notebooks clean
+.PHONY: html test test-fast fuzz serve lab bench notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,26 @@ serve:
 	@test -f $(SITE)/index.html || { echo "Run 'make html' first"; exit 1; }
 	@echo "Serving the book at http://localhost:$(PORT)/  (Ctrl-C stops)"
 	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory $(SITE)
+
+# The chapters live in JupyterLab, as on Binder (same packages: binder/requirements.txt reads
+# requirements.txt; same settings: binder/overrides.json opens .md chapters as notebooks through
+# jupytext). Offline: nothing is fetched at run time (no news, no update check).
+# LAB_TOKEN empty: the server makes one and prints the URL with it. LAB_DIR: the folder served.
+LAB_PORT  ?= 8888
+LAB_TOKEN ?=
+LAB_DIR   ?= .
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): binder/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp binder/overrides.json $@
+
+lab: $(STAMP) $(LAB_SETTINGS)
+	@echo "JupyterLab on http://127.0.0.1:$(LAB_PORT)/lab  (open book/*.md; Ctrl-C twice stops)"
+	exec $(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	  --ServerApp.port_retries=0 --ServerApp.root_dir="$(LAB_DIR)" \
+	  $(if $(LAB_TOKEN),--IdentityProvider.token=$(LAB_TOKEN)) \
+	  $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True) \
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 bench: html
 	$(BIN)/python bench/run_all.py
