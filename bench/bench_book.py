@@ -54,7 +54,11 @@ def page_sizes(site: Path = SITE) -> dict[str, float]:
 
 
 # One switch = from the control's event until Plotly.react's promise resolves (frame drawn).
+# Between two switches the page renders once (a frame, not timed), as it does between two moves
+# of a slider: a reader cannot move it twice within one frame, and without the pause each
+# switch would also pay the layout of the previous frame's drawing.
 SWITCH_JS = """async ([n, seed]) => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
   let s = seed; const rand = k => { s = (s * 1103515245 + 12345) % 2147483648; return s % k; };
   const times = [];
   for (const root of document.querySelectorAll('.kx-explorer')) {
@@ -69,6 +73,7 @@ SWITCH_JS = """async ([n, seed]) => {
       input.dispatchEvent(new Event('input'));
       await root.kxDrawn;
       times.push(performance.now() - t0);
+      await frame();
     }
   }
   return times;
@@ -99,28 +104,6 @@ def first_visit(b, url: str, name: str) -> dict:
     total = sum(r.sizes()["responseBodySize"] for r in finished)
     context.close()
     return {"bytes": total, "requests": len(finished), "ready_ms": ready, "missing": missing}
-
-
-# One switch = from the control's event until Plotly.react's promise resolves (frame drawn).
-SWITCH_JS = """async ([n, seed]) => {
-  let s = seed; const rand = k => { s = (s * 1103515245 + 12345) % 2147483648; return s % k; };
-  const times = [];
-  for (const root of document.querySelectorAll('.kx-explorer')) {
-    const inputs = [...root.querySelectorAll('[data-param]')];
-    if (!inputs.length) continue;
-    for (let i = 0; i < n; i++) {
-      const input = inputs[rand(inputs.length)];
-      const count = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
-      const old = input.value;
-      do { input.value = String(rand(count)); } while (count > 1 && input.value === old);
-      const t0 = performance.now();
-      input.dispatchEvent(new Event('input'));
-      await root.kxDrawn;
-      times.push(performance.now() - t0);
-    }
-  }
-  return times;
-}"""
 
 
 def measure_site(site: Path, visits=3, n_per_explorer=60) -> dict[str, dict]:

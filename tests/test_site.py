@@ -218,3 +218,26 @@ def test_static_frame_matches_the_figure_function(site):
         assert "output size" in drawn["title"]["text"]
     finally:
         page.context.close()
+
+
+def test_a_switch_redraws_without_rebuilding_the_plot_context(site):
+    """Plotly.react gets the config on the first draw only: given it again, it rebuilds the
+    plot's context (a search of the whole page for <base>, a forced layout) on every switch. And
+    the tick-label overflow check, quadratic in the labels, is off ("allow"): no label of the
+    book's figures sticks out of its plot."""
+    page, log = open_page(site, "book/intro.html")
+    try:
+        page.wait_for_function("document.querySelector('.kx-explorer .kx-plot').data")
+        same = page.evaluate("""async () => {
+            const root = document.querySelector('.kx-explorer');
+            const plot = root.querySelector('.kx-plot'), before = plot._context;
+            const input = root.querySelector('[data-param]');
+            input.value = String((Number(input.value) + 1) % (Number(input.max) + 1));
+            input.dispatchEvent(new Event('input'));
+            await root.kxDrawn;
+            return [plot._context === before, plot._context.displaylogo,
+                    plot._fullLayout.xaxis.ticklabeloverflow];
+        }""")
+        assert same == [True, False, "allow"]
+    finally:
+        page.context.close()
