@@ -9,6 +9,7 @@ import pytest
 import functools
 
 from kernels.viz import Explorer, Param, _frames, declared, explorable, mode, set_mode
+from kernels.viz.explorer import REOPEN_NOTE
 
 
 def toy(a=1, b="x"):
@@ -105,6 +106,21 @@ def test_live_update_handles_a_changing_number_of_traces():
     assert len(ex.figure.data) == 4
     ex.controls["n"].value = 2
     assert [t.x[0] for t in ex.figure.data] == [0, 1]
+
+
+def test_live_bundle_carries_a_note_for_a_reopened_notebook():
+    """Regression (issue 15): a saved output reopened without its kernel (untrusted, or in
+    nbviewer / nbconvert) showed a VBox repr or "Error displaying widget: model not found"; the
+    live bundle now carries a safe text/html note beside the widget view."""
+    set_mode("live")
+    try:
+        bundle = Explorer(toy, a=Param([1, 2], "a"))._repr_mimebundle_()
+    finally:
+        set_mode(None)
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert REOPEN_NOTE in bundle["text/html"] and "<script" not in bundle["text/html"]
+    assert bundle["text/plain"].startswith("Explorer(toy, a=2)")
+    assert REOPEN_NOTE in bundle["text/plain"]
 
 
 def test_mode_follows_the_build_environment(monkeypatch):

@@ -42,7 +42,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """Yield (base URL, token) of `make lab` serving a copy of the book; stop it afterwards."""
+    """Yield (base URL, token, served folder) of `make lab` serving a copy of the book; stop it
+    afterwards."""
     tmp = tmp_path_factory.mktemp("lab")
     served = tmp / "served"
     shutil.copytree(ROOT / "book", served / "book",
@@ -74,7 +75,7 @@ def lab(tmp_path_factory):
                     pytest.fail(f"JupyterLab did not answer in {START_S} s:\n"
                                 f"{log_path.read_text()}")
                 time.sleep(0.5)
-        yield url, token
+        yield url, token, served
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)  # the server shuts its kernels down
@@ -95,7 +96,7 @@ def _figure_data(page) -> str:
 
 
 def test_lab_runs_a_chapter_and_its_slider_redraws_the_figure(lab):
-    url, token = lab
+    url, token, _ = lab
     with browser() as b:
         page = b.new_context(viewport={"width": 1280, "height": 720}).new_page()
         log = PageLog(page, url)
@@ -154,3 +155,37 @@ def _run_all_and_move_a_slider(page):
         }""", arg=before)
     assert _figure_data(page) != before
     assert page.locator(".jp-OutputArea .js-plotly-plot").count() == 1  # redrawn in place
+
+
+def test_a_reopened_notebook_shows_a_note_not_a_widget_error(lab):
+    """A notebook saved with a live Explorer's output, opened by another server (untrusted, no
+    widget model): the output shows the Explorer's note, never "Error displaying widget"."""
+    import nbformat
+
+    from kernels.viz import Explorer, set_mode
+    from kernels.viz.explorer import REOPEN_NOTE
+    from kernels.viz.intro import conv_arithmetic_figure
+
+    url, token, served = lab
+    set_mode("live")
+    try:
+        bundle = Explorer(conv_arithmetic_figure)._repr_mimebundle_()
+    finally:
+        set_mode(None)
+    cell = nbformat.v4.new_code_cell("Explorer(conv_arithmetic_figure)", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, served / "book" / "reopened.ipynb")
+    with browser() as b:
+        page = b.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        log = PageLog(page, url)
+        page.set_default_timeout(RUN_S * 1000)
+        page.goto(f"{url}/lab/tree/book/reopened.ipynb?token={token}", wait_until="load")
+        page.locator(".jp-NotebookPanel .jp-OutputArea-output").first.wait_for()
+        # (The workspace may bring back the first test's tab: look in every output area.)
+        page.wait_for_function("note => [...document.querySelectorAll('.jp-OutputArea')]"
+                               ".some(e => e.innerText.includes(note))", arg=REOPEN_NOTE)
+        assert "Error displaying widget" not in page.locator("body").inner_text()
+        assert log.outside == [], f"requests that left the machine: {log.outside}"
+        page.context.close()

@@ -27,6 +27,8 @@ from typing import Any, Callable, Sequence
 from . import _frames
 
 MAX_FRAMES = 512  # the static page holds every grid point; more would make pages too heavy
+REOPEN_NOTE = "run the cell to bring the sliders and the figure back"
+REOPEN_NOTE_HTML = f'<p class="kx-reopen-note"><em>Interactive figure: {REOPEN_NOTE}.</em></p>'
 _MODE: str | None = None
 
 
@@ -253,7 +255,14 @@ class Explorer:
     def _repr_mimebundle_(self, include=None, exclude=None):
         if mode() == "static":
             return {"text/html": self.to_html(), "text/plain": repr(self)}
-        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        # A saved notebook reopened without this kernel has no widget model. Where the output is
+        # untrusted (another server, Binder's next session) JupyterLab shows the best *safe*
+        # mimetype, text/html before text/plain; so do nbconvert, nbviewer and GitHub without
+        # widget state. There the reader gets this note instead of a widget's repr or an error.
+        bundle["text/html"] = REOPEN_NOTE_HTML
+        bundle["text/plain"] = f"{self!r}: {REOPEN_NOTE}"
+        return bundle
 
     def __repr__(self) -> str:
         grid = ", ".join(f"{n}={len(p.values)}" for n, p in self.params.items())
