@@ -74,7 +74,10 @@ bench: html
 	$(BIN)/python bench/run_all.py
 
 # Paired .ipynb copies (no outputs) for Colab and Binder launch buttons; tests check they match.
+# First each chapter's setup cell is rewritten from repository.url in _config.yml (the one place
+# the address is written): Colab has only the .ipynb, so the install spec must be inside it.
 notebooks: $(STAMP)
+	$(BIN)/python book/_ext/launch.py
 	$(BIN)/jupytext --to ipynb $(CHAPTERS)
 
 clean:

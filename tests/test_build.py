@@ -155,6 +155,24 @@ def test_paired_notebook_matches_its_markdown(name):
     assert all(not c.get("outputs") for c in jupytext.read(ipynb).cells)
 
 
+@pytest.mark.parametrize("url", ["", "https://github.com/someone/book"])
+def test_launch_buttons_show_only_with_a_repository_address(tmp_path, url):
+    """repository.url in _config.yml is the one setting: empty, the page has no Binder, Colab
+    or repository button (they would point nowhere); set, it has all three."""
+    tiny_book(tmp_path, "print(1)", "Fine.")
+    cfg = tmp_path / "_config.yml"
+    cfg.write_text(cfg.read_text().replace('url: ""', f"url: {url}" if url else 'url: ""'))
+    result = subprocess.run(["make", "-s", "-C", str(ROOT), "html", f"BOOK={tmp_path}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    page = (tmp_path / "_build" / "html" / "book" / "index.html").read_text()
+    for needle in ("mybinder.org", "colab.research.google.com", "fa-github"):
+        assert (needle in page) is bool(url), needle
+    assert "cnn-building-blocks" not in page  # the old placeholder address
+    if url:
+        assert url in page
+
+
 def test_config_points_every_asset_at_the_site():
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     sphinx = cfg["sphinx"]["config"]

@@ -14,6 +14,7 @@
     the script is dropped, and no page fetches the theme's icon webfonts.
   - the site root gets a ``favicon.ico`` (browsers ask for it on the redirecting index.html).
 * The Explorer's script and style come from ``kernels/viz/static``.
+* Launch and repository buttons follow ``repository.url`` (``launch.py``): hidden while empty.
 * sphinx-thebe is unhooked: the book offers Binder and Colab launch buttons instead of Thebe,
   and sphinx-thebe injects its inline script twice (a console error) and points at unpkg.
 * The chapters execute in static mode: ``KERNELS_BOOK_BUILD=1`` is set in this process's
@@ -38,6 +39,7 @@ from sphinx.util import logging
 # Siblings in book/_ext (on sys.path: _config.yml's local_extensions puts it there).
 from icons import favicon_ico, fontawesome_icons, icons_css
 from katex_math import copy_katex, on_doctree_resolved, visit_displaymath, visit_math
+from launch import hide_launch_buttons
 from plotly_bundle import (PLOTLY_FILE, PLOTLY_NPM, build_bundle, bundle_trace_types,
                            check_versions, figure_trace_types)
 
@@ -107,6 +109,7 @@ def _on_config_inited(app, config):
     app.kx_bundle = build_bundle(app.kx_modules)
     app.kx_traces = bundle_trace_types(app.kx_bundle)
     config.html_math_renderer = "katex"
+    hide_launch_buttons(config.html_theme_options)
     # npm's packages carry their own Markdown (plotly.js's dependencies' .github/*.md): not pages.
     config.exclude_patterns.append("node_modules")
     config.html_static_path.append(str(package_dir("kernels") / "viz" / "static"))
