@@ -241,3 +241,63 @@ def test_a_switch_redraws_without_rebuilding_the_plot_context(site):
         assert same == [True, False, "allow"]
     finally:
         page.context.close()
+
+
+PROJECTOR = {"width": 1280, "height": 720}  # issue 15 item 7: a classroom projector
+
+# For each plot: the labels plotly draws in one layer (the cells of one heatmap, the text points
+# of one scatter trace, the plot's annotations), as boxes, and every control readout that its
+# text does not fit. Tick labels are left to plotly.
+OVERLAPS_JS = """async () => {
+    const found = [];
+    const box = t => { const r = t.getBoundingClientRect();
+                       return [r.left, r.top, r.right, r.bottom, t.textContent]; };
+    const layers = plot => [
+        ...[...plot.querySelectorAll('g.hm, g.trace.scatter')].map(
+            g => [...g.querySelectorAll('g.heatmap-label text, g.textpoint text')]),
+        [...plot.querySelectorAll('.annotation-text')]];
+    for (const [i, root] of [...document.querySelectorAll('.kx-explorer')].entries()) {
+        const check = where => {
+            for (const layer of layers(root.querySelector('.kx-plot'))) {
+                const b = layer.filter(t => t.textContent.trim()).map(box);
+                for (let j = 0; j < b.length; j++) for (let k = j + 1; k < b.length; k++) {
+                    const w = Math.min(b[j][2], b[k][2]) - Math.max(b[j][0], b[k][0]);
+                    const h = Math.min(b[j][3], b[k][3]) - Math.max(b[j][1], b[k][1]);
+                    if (w > 1 && h > 1) found.push(`explorer ${i} ${where}: "${b[j][4]}" ` +
+                        `overlaps "${b[k][4]}" by ${w.toFixed(1)} x ${h.toFixed(1)} px`);
+                }
+            }
+            for (const o of root.querySelectorAll('.kx-control output'))
+                if (o.scrollWidth > o.clientWidth + 1) found.push(`explorer ${i} ${where}: ` +
+                    `readout "${o.textContent}" cut (${o.scrollWidth} > ${o.clientWidth} px)`);
+        };
+        check('first frame');
+        for (const input of root.querySelectorAll('[data-param]')) {  // each value of each control
+            const start = input.value;
+            const n = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
+            for (let v = 0; v <= n; v++) {  // the last step puts the control back
+                input.value = v < n ? String(v) : start;
+                input.dispatchEvent(new Event('input', {bubbles: true}));
+                await root.kxDrawn;
+                if (v < n) check(`${input.dataset.param}=${input.value}`);
+            }
+        }
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("path", EXPLORER_PAGES)
+def test_figures_are_readable_on_a_projector(site, path):
+    """At 1280 x 720, in every frame a control reaches from the first one: no two labels of one
+    layer of a figure overlap (rounded to what a reader needs), and no readout is cut."""
+    url, b = site
+    page = b.new_context(viewport=PROJECTOR).new_page()
+    try:
+        page.goto(f"{url}/{path}", wait_until="load")
+        page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
+                               ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
+        problems = page.evaluate(OVERLAPS_JS)
+        assert problems == [], f"{path} at 1280 x 720:\n" + "\n".join(problems[:20])
+    finally:
+        page.context.close()

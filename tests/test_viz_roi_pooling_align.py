@@ -134,3 +134,23 @@ def test_bin_split_figure_sets_the_animation_beside_the_kernel():
     assert count_naive.sum() == 35 and count_naive.max() == 1  # a partition of the 5 x 7 cells
     assert count_kernel[5, 3] == 4 and count_kernel.sum() == 4 * 3 * 4  # each bin 3 x 4 cells
     assert V.even_split(3, 5, 2) == [(3, 5), (5, 8)] and V.even_split(0, 7, 2) == [(0, 3), (3, 7)]
+
+
+def test_cell_numbers_are_short_enough_for_a_projector():
+    """Issue 15 item 7: the output and gradient cells show at most 4 characters (3 significant
+    digits, two decimals), not the 5-digit values that overlapped at 1280 x 720; the heatmaps'
+    z (the hover) stay exact."""
+    for fn in (V.roi_align_figure, V.roi_pool_figure):
+        for p in _grid(fn):
+            fig = fn(**p)
+            for k in (OUTPUT, GRAD):
+                trace = fig.data[k]
+                assert trace.texttemplate == "%{text}"
+                drawn = [t for row in trace.text for t in row]
+                assert max(map(len, drawn)) <= 4, (fn.__name__, p, drawn)
+    fig = V.roi_align_figure()
+    assert [list(r) for r in fig.data[OUTPUT].text] == \
+        [[f"{v:.3g}" for v in row] for row in fig.data[OUTPUT].z]
+    assert any(len(str(v)) > 4 for row in fig.data[OUTPUT].z for v in row)  # z kept exact
+    assert [V._cell_text(v) for v in (0, 0.0625, 0.004, 2.0, 0.5)] == \
+        ["", "0.06", "<.01", "2", "0.50"]

@@ -61,6 +61,16 @@ def _gradient(op, x, box, **kw):
     return out.detach()[0, 0], x.grad[0, 0]
 
 
+def _cell_text(v: float) -> str:
+    """A gradient as a projector shows it in an 8 x 8 cell: two decimals (the hover keeps
+    the exact value), whole numbers bare, "<.01" for a weight too small to print, "" for 0."""
+    if v == 0:
+        return ""
+    if float(v).is_integer():
+        return str(int(v))
+    return "<.01" if abs(v) < 0.005 else f"{v:.2f}"
+
+
 def _figure(title, bins, quantised, box, points, out, grad, grad_title):
     """Three panels: the map with the geometry; the output; the gradient on the map."""
     x = feature_map()[0, 0]
@@ -85,11 +95,11 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title):
                    marker=dict(color=COLORS[1], size=7, line=dict(color="#111", width=1)),
                    hovertemplate="(%{x:.3f}, %{y:.3f})<extra></extra>"),
         go.Heatmap(z=[[round(v, 3) for v in row] for row in out.tolist()],
-                   colorscale="Blues", showscale=False, texttemplate="%{z}", xaxis="x2",
+                   text=[[f"{v:.3g}" for v in row] for row in out.tolist()],  # 3 digits drawn
+                   colorscale="Blues", showscale=False, texttemplate="%{text}", xaxis="x2",
                    yaxis="y2", hovertemplate="y[%{y}, %{x}] = %{z}<extra></extra>"),
         go.Heatmap(z=g, x=centres, y=centres, colorscale="Oranges", showscale=False,
-                   xaxis="x3", yaxis="y3", text=[[f"{v:.3g}" if v else "" for v in row]
-                                                 for row in g],
+                   xaxis="x3", yaxis="y3", text=[[_cell_text(v) for v in row] for row in g],
                    texttemplate="%{text}", textfont=dict(size=10),
                    hovertemplate="dL/dx[%{y:.0f}, %{x:.0f}] = %{z}<extra></extra>"),
     ])
