@@ -100,6 +100,18 @@ def test_live_controls_recompute_through_the_figure_function():
     assert list(fig.data[1].x) == [0, 1, 2]
 
 
+def test_live_readout_shows_the_whole_value():
+    # ipywidgets clips a slider's own readout at 64 px: a label beside it shows the value
+    ex = Explorer(toy, a=Param([1, 2, 3], "a", fmt=lambda v: f"adaptive ({-v})"))
+    ex.widget
+    assert ex.controls["a"].readout is False
+    label = ex._readouts["a"]
+    assert label.value == "adaptive (-1)"
+    ex.controls["a"].value = 3
+    assert label.value == "adaptive (-3)"
+    assert ex.figure.layout.title.text == "a=3 b=x"
+
+
 def test_live_update_handles_a_changing_number_of_traces():
     ex = Explorer(growing, n=Param([1, 2, 4], "n"))
     ex.controls["n"].value = 4

@@ -148,6 +148,7 @@ class Explorer:
         self.values = {name: p.initial for name, p in self.params.items()}
         self._figure = None
         self._controls: dict = {}
+        self._readouts: dict = {}  # name -> ipywidgets Label showing a slider's value
         self._box = None
 
     # ------------------------------------------------------------------ static (website)
@@ -217,23 +218,31 @@ class Explorer:
         import plotly.graph_objects as go
 
         self._figure = go.FigureWidget(self.figure_fn(**self.values))
+        rows = []
         for name, p in self.params.items():
             options = [(p.text(v), v) for v in p.values]
             common = dict(options=options, value=p.initial, description=p.label,
                           style={"description_width": "initial"},
                           layout=W.Layout(width="auto", min_width="280px"))
             if p.numeric:
-                control = W.SelectionSlider(continuous_update=True, **common)
+                # ipywidgets clips a slider's own readout at 64 px ("adaptive (-" for
+                # "adaptive (-1)"): a label beside the slider shows the whole value
+                control = W.SelectionSlider(continuous_update=True, readout=False, **common)
+                readout = W.Label(p.text(p.initial), layout=W.Layout(width="auto"))
+                self._readouts[name] = readout
+                rows.append(W.HBox([control, readout], layout=W.Layout(align_items="center")))
             else:
                 control = W.Dropdown(**common)
+                rows.append(control)
             control.observe(self._on_change, names="value")
             self._controls[name] = control
-        self._box = W.VBox([W.HBox(list(self._controls.values()),
-                                   layout=W.Layout(flex_flow="row wrap")), self._figure])
+        self._box = W.VBox([W.HBox(rows, layout=W.Layout(flex_flow="row wrap")), self._figure])
 
     def _on_change(self, change) -> None:
         name = next(n for n, c in self._controls.items() if c is change["owner"])
         self.values[name] = change["new"]
+        if name in self._readouts:
+            self._readouts[name].value = self.params[name].text(change["new"])
         self.update()
 
     def update(self) -> None:
