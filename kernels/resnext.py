@@ -61,6 +61,21 @@ def _check_block(block):
     return block
 
 
+def _with_path_heads(cls, block):
+    """A new form-(a) or form-(b) module whose path ``p`` holds rows ``p d .. p d + d - 1`` of
+    the form-(c) ``block``'s ``conv1`` and ``conv2`` (its 1x1 and 3x3 of group ``p``)."""
+    block = _check_block(block)
+    d = block.bottleneck_width
+    w = block.conv1.weight
+    out = cls(block.in_channels, block.cardinality, d).to(device=w.device, dtype=w.dtype)
+    with torch.no_grad():
+        for p, path in enumerate(out.paths):
+            rows = slice(p * d, (p + 1) * d)
+            path[0].weight.copy_(block.conv1.weight[rows])  # [d, D, 1, 1]
+            path[2].weight.copy_(block.conv2.weight[rows])  # [d, d, 3, 3]
+    return out, block
+
+
 class ResNeXtBlock(nn.Module):
     """Form (c): 1x1 ``D -> C d``, relu, 3x3 grouped (``groups = C``) ``C d -> C d``, relu,
     1x1 ``C d -> D``; add the input, relu. ``Tensor[N, D, H, W] -> Tensor[N, D, H, W]``."""
@@ -101,16 +116,11 @@ class ResNeXtSummedPaths(nn.Module):
     def from_grouped(cls, block):
         """Form (a) with the weights of the form-(c) ``block``: path ``p`` takes rows
         ``p d .. p d + d - 1`` of ``conv1`` and ``conv2`` and those columns of ``conv3``."""
-        block = _check_block(block)
+        out, block = _with_path_heads(cls, block)
         d = block.bottleneck_width
-        w = block.conv1.weight
-        out = cls(block.in_channels, block.cardinality, d).to(device=w.device, dtype=w.dtype)
         with torch.no_grad():
             for p, path in enumerate(out.paths):
-                rows = slice(p * d, (p + 1) * d)
-                path[0].weight.copy_(block.conv1.weight[rows])     # [d, D, 1, 1]
-                path[2].weight.copy_(block.conv2.weight[rows])     # [d, d, 3, 3]
-                path[4].weight.copy_(block.conv3.weight[:, rows])  # [D, d, 1, 1]
+                path[4].weight.copy_(block.conv3.weight[:, p * d:(p + 1) * d])  # [D, d, 1, 1]
         return out
 
 
@@ -133,14 +143,7 @@ class ResNeXtEarlyConcat(nn.Module):
     def from_grouped(cls, block):
         """Form (b) with the weights of the form-(c) ``block``: path ``p`` takes rows
         ``p d .. p d + d - 1`` of ``conv1`` and ``conv2``; ``conv3`` is shared as it is."""
-        block = _check_block(block)
-        d = block.bottleneck_width
-        w = block.conv1.weight
-        out = cls(block.in_channels, block.cardinality, d).to(device=w.device, dtype=w.dtype)
+        out, block = _with_path_heads(cls, block)
         with torch.no_grad():
-            for p, path in enumerate(out.paths):
-                rows = slice(p * d, (p + 1) * d)
-                path[0].weight.copy_(block.conv1.weight[rows])  # [d, D, 1, 1]
-                path[2].weight.copy_(block.conv2.weight[rows])  # [d, d, 3, 3]
-            out.conv3.weight.copy_(block.conv3.weight)          # [D, C d, 1, 1]
+            out.conv3.weight.copy_(block.conv3.weight)  # [D, C d, 1, 1]
         return out

@@ -12,17 +12,12 @@ from torch import nn
 
 import kernels
 from kernels.aspp import ASPPConv, ASPPPooling
+from test_conv_norm_activation import randomise_bn  # ASPP's branches are those blocks
 
 
 def make_aspp(in_channels=4, out_channels=3, rates=(1, 2), device="cpu", dtype=torch.float32):
     """An ASPP whose BN layers hold random affine parameters and running statistics."""
-    m = kernels.ASPP(in_channels, out_channels, rates).to(device, dtype)
-    for bn in (x for x in m.modules() if isinstance(x, nn.BatchNorm2d)):
-        bn.weight.data.uniform_(0.5, 1.5)
-        bn.bias.data.uniform_(-0.5, 0.5)
-        bn.running_mean.uniform_(-0.2, 0.2)
-        bn.running_var.uniform_(0.5, 2.0)
-    return m
+    return randomise_bn(kernels.ASPP(in_channels, out_channels, rates).to(device, dtype))
 
 
 def _bns(m):

@@ -95,13 +95,19 @@ def _figure_data(page) -> str:
     }""")
 
 
+def _open_in_lab(b, url, token, path):
+    """A projector-sized page showing ``path`` in the lab, with its request log."""
+    page = b.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    log = PageLog(page, url)
+    page.set_default_timeout(RUN_S * 1000)
+    page.goto(f"{url}/lab/tree/{path}?token={token}", wait_until="load")
+    return page, log
+
+
 def test_lab_runs_a_chapter_and_its_slider_redraws_the_figure(lab):
     url, token, _ = lab
     with browser() as b:
-        page = b.new_context(viewport={"width": 1280, "height": 720}).new_page()
-        log = PageLog(page, url)
-        page.set_default_timeout(RUN_S * 1000)
-        page.goto(f"{url}/lab/tree/book/intro.md?token={token}", wait_until="load")
+        page, log = _open_in_lab(b, url, token, "book/intro.md")
 
         # The chapter opens as a notebook (jupytext), not in the text editor.
         page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
@@ -178,10 +184,7 @@ def test_a_reopened_notebook_shows_a_note_not_a_widget_error(lab):
         "name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, served / "book" / "reopened.ipynb")
     with browser() as b:
-        page = b.new_context(viewport={"width": 1280, "height": 720}).new_page()
-        log = PageLog(page, url)
-        page.set_default_timeout(RUN_S * 1000)
-        page.goto(f"{url}/lab/tree/book/reopened.ipynb?token={token}", wait_until="load")
+        page, log = _open_in_lab(b, url, token, "book/reopened.ipynb")
         page.locator(".jp-NotebookPanel .jp-OutputArea-output").first.wait_for()
         # (The workspace may bring back the first test's tab: look in every output area.)
         page.wait_for_function("note => [...document.querySelectorAll('.jp-OutputArea')]"

@@ -5,6 +5,8 @@ The taps are not computed here: the input row holds its own positions (1, 2, ...
 padding stays 0) and :func:`kernels.conv2d` is run once per tap with a one-hot weight, so the
 output *is* the position that tap reads, ``s*o - p + d*j`` in the book's notation.
 """
+from functools import lru_cache
+
 import plotly.graph_objects as go
 import torch
 
@@ -25,15 +27,15 @@ def read_positions(size, kernel_size, stride, padding, dilation):
     return out[0, :, 0, :].T.round().long() - 1  # [O, K]
 
 
-def _extent(grid) -> tuple[int, int]:
-    """(most padding, most output cells) over the declared grid: fixed axes for every frame."""
-    def values(name):
-        return grid[name].values
-
-    pad = max(values("padding"))
+@lru_cache(maxsize=None)
+def _extent() -> tuple[int, int]:
+    """(most padding, most output cells) over the declared grid: fixed axes for every frame,
+    computed once (every frame of the static page would otherwise walk the whole grid)."""
+    grid = {name: p.values for name, p in conv_arithmetic_figure.params.items()}
+    pad = max(grid["padding"])
     rows = max((kernels.conv_output_size(SIZE, k, s, p, d)
-                for k in values("kernel_size") for s in values("stride")
-                for p in values("padding") for d in values("dilation")
+                for k in grid["kernel_size"] for s in grid["stride"]
+                for p in grid["padding"] for d in grid["dilation"]
                 if kernels.effective_kernel_size(k, d) <= SIZE + 2 * p), default=1)
     return pad, rows
 
@@ -73,7 +75,7 @@ def conv_arithmetic_figure(size=SIZE, kernel_size=3, stride=1, padding=0, dilati
     title = (f"{setting}  →  output size ⌊(i+2p−d(k−1)−1)/s⌋+1 = {o}" if valid else
              f"{setting}  →  invalid: the kernel spans d(k−1)+1 = {span} > i+2p = "
              f"{size + 2 * padding} cells")
-    max_pad, rows = _extent(conv_arithmetic_figure.params)
+    max_pad, rows = _extent()
     max_pad, rows = max(max_pad, padding), max(rows, o)  # a call off the grid still fits
     fig.update_layout(
         title=dict(text=title, font=dict(size=15)), height=470, showlegend=False,
