@@ -12,7 +12,7 @@ import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "kernels"
-VIZ_INFRASTRUCTURE = {"explorer", "theme"}  # the Explorer itself, and the shared plotly theme
+VIZ_INFRASTRUCTURE = {"explorer", "theme", "self_check"}  # the Explorer, the plotly theme, questions
 
 
 def public_modules(folder: Path) -> list[str]:

@@ -130,7 +130,9 @@ def _on_env_get_outdated(app, env, added, changed, removed):
 
 def _on_builder_inited(app):
     if app.builder.format == "html":
-        app.add_css_file("kernels-explorer.css")
+        # every stylesheet of kernels/viz/static (explorer, self-check questions, themes)
+        for css in sorted((package_dir("kernels") / "viz" / "static").glob("*.css")):
+            app.add_css_file(css.name)
         app.add_css_file("kx-icons.css")
 
 
@@ -143,7 +145,11 @@ def _on_page_context(app, pagename, templatename, context, doctree):
                                  f"that the plotly.js bundle lacks (it has {sorted(app.kx_traces)}): "
                                  "add them to TRACES in book/_ext/plotly_bundle.py")
         app.add_js_file(PLOTLY_FILE, priority=400, defer="defer")
+        if (package_dir("kernels") / "viz" / "static" / "kernels-theme.js").exists():
+            app.add_js_file("kernels-theme.js", priority=440, defer="defer")  # dark mode
         app.add_js_file("kernels-explorer.js", priority=450, defer="defer")
+    if "kx-check" in body:  # self-check questions (kernels/viz/self_check.py)
+        app.add_js_file("kernels-self-check.js", priority=460, defer="defer")
     if 'class="katex"' in body:
         app.add_css_file("katex/katex.min.css", priority=400)
 
