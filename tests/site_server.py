@@ -4,11 +4,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import os
 import shutil
 import threading
 from pathlib import Path
 
-SITE = Path(__file__).resolve().parents[1] / "_build" / "html"
+# KX_SITE: test another built site (e.g. a private build in a scratch folder)
+SITE = Path(os.environ.get("KX_SITE") or Path(__file__).resolve().parents[1] / "_build" / "html")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-quic",
