@@ -9,10 +9,15 @@ with the grid of :class:`Param` values declared beside it (:func:`explorable`) a
 * **live** (a running kernel): ipywidgets controls recompute through :mod:`kernels` and update a
   single ``FigureWidget`` in place.
 
+:class:`Question` (``self_check.py``) asks the reader to predict a value that :mod:`kernels`
+computes, and checks the answer the same two ways: in the page's script, or in Python.
+
 Each chapter ``book/<chapter>.md`` has its views in ``kernels/viz/<chapter>.py``, tested by
 ``tests/test_viz_<chapter>.py``.
 """
 from .explorer import Explorer, Param, declared, explorable, mode, set_mode, show
+from .self_check import Question
 from .theme import TEMPLATE
 
-__all__ = ["Explorer", "Param", "explorable", "declared", "mode", "set_mode", "show", "TEMPLATE"]
+__all__ = ["Explorer", "Param", "Question", "explorable", "declared", "mode", "set_mode", "show",
+           "TEMPLATE"]
