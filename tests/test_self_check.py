@@ -289,10 +289,10 @@ def test_every_chapter_has_questions_that_mark_wrong_and_right(site, chapter):
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(f"{url}/{chapter}.html", wait_until="load")
-        page.wait_for_function("() => window.kxSelfCheck !== undefined", timeout=10_000)
         questions = page.query_selector_all("div.kx-check")
         assert len(questions) >= MIN_QUESTIONS, \
             f"{chapter} has {len(questions)} self-check questions, needs {MIN_QUESTIONS}"
+        page.wait_for_function("() => window.kxSelfCheck !== undefined", timeout=10_000)
         for i, q in enumerate(questions):
             spec = json.loads(q.get_attribute("data-kx-spec"))
             assert [d.evaluate("d => d.open") for d in q.query_selector_all("details")] == \
