@@ -256,6 +256,30 @@ def test_every_figure_follows_the_theme_switch(site, path):
         page.context.close()
 
 
+@pytest.mark.parametrize("path", EXPLORER_PAGES[:1])
+def test_auto_mode_follows_the_system_setting_live(site, path):
+    """The switch's third mode ("System Settings"): the figures follow the reader's system
+    turning dark (and light again) while the page is open."""
+    page, log = open_page(site, path)
+    try:
+        page.emulate_media(color_scheme="light")
+        for _ in range(3):
+            if page.evaluate("document.documentElement.dataset.mode") == "auto":
+                break
+            page.click("button.theme-switch-button")
+        assert page.evaluate("document.documentElement.dataset.mode") == "auto"
+        for scheme, dark in (("dark", True), ("light", False)):
+            page.emulate_media(color_scheme=scheme)
+            page.wait_for_function(f"document.documentElement.dataset.theme === '{scheme}'")
+            page.evaluate(REDRAWN_JS)
+            papers = page.evaluate("""() => [...document.querySelectorAll('.kx-plot')]
+                .map(p => p._fullLayout.paper_bgcolor)""")
+            assert [luminance(over(c, "white")) < 0.03 for c in papers] == [dark] * len(papers)
+        assert log.errors == []
+    finally:
+        page.context.close()
+
+
 # ---- kxTheme.apply on synthetic figures ------------------------------------------------------
 
 BLUES = [[0, "rgb(247,251,255)"], [0.5, "rgb(107,174,214)"], [1, "rgb(8,48,107)"]]
@@ -356,22 +380,29 @@ def test_on_change_and_jupyterlab_themes(site):
     try:
         calls = page.evaluate("""async () => {
             const tick = () => new Promise(r => setTimeout(r));
-            let n = 0; const seen = [];
+            let n = 0, m = 0; const seen = [];
             kxTheme.onChange(() => { n += 1; seen.push(kxTheme.isDark()); });
+            const off = kxTheme.onChange(() => { m += 1; });
             const html = document.documentElement.dataset, body = document.body.dataset;
             html.theme = 'dark'; await tick();
             html.theme = 'dark'; await tick();   // no change, no call
             html.theme = 'light'; await tick();
+            off();  // unregistered: called twice, never again
             body.jpThemeLight = 'false'; await tick();  // JupyterLab's dark theme wins
             const labDark = kxTheme.isDark();
             body.jpThemeLight = 'true'; await tick();
             delete body.jpThemeLight; await tick();
             let error = null;
             try { kxTheme.onChange('redraw'); } catch (e) { error = e.constructor.name; }
-            return {n, seen, labDark, error};
+            return {n, m, seen, labDark, error};
         }""")
-        assert calls == {"n": 4, "seen": [True, False, True, False], "labDark": True,
+        assert calls == {"n": 4, "m": 2, "seen": [True, False, True, False], "labDark": True,
                          "error": "TypeError"}
+        # "auto" (the theme's default mode) before its script resolves it: the system decides
+        page.evaluate("document.documentElement.dataset.theme = 'auto'")
+        for scheme in ("dark", "light"):
+            page.emulate_media(color_scheme=scheme)
+            assert page.evaluate("kxTheme.isDark()") is (scheme == "dark")
         assert log.errors == []
     finally:
         page.context.close()

@@ -52,7 +52,11 @@
 
   function isDark() {
     if (inLab()) return document.body.dataset.jpThemeLight === "false";
-    return document.documentElement.dataset.theme === "dark";
+    var theme = document.documentElement.dataset.theme;
+    // "auto" until the theme's script resolves it from the system setting (a first draw may
+    // come before): resolve it the same way
+    if (theme === "auto") return !!(window.matchMedia && matchMedia("(prefers-color-scheme: dark)").matches);
+    return theme === "dark";
   }
 
   // ---- colours ------------------------------------------------------------------------------
@@ -130,15 +134,16 @@
   var palette = null;  // cleared when the theme changes
   function readPalette() {
     var lab = inLab(), style = getComputedStyle(lab ? document.body : document.documentElement);
-    var names = lab ? ["--jp-layout-color0", "--jp-ui-font-color1"]
+    var names = lab ? ["--jp-layout-color0", "--jp-content-font-color1"]
                     : ["--pst-color-background", "--pst-color-text-base"];
     var fixed = FALLBACK[lab ? "lab" : "site"];
     var bg = parse(style.getPropertyValue(names[0])) || parse(fixed[0]);
     var text = parse(style.getPropertyValue(names[1])) || parse(fixed[1]);
     if (bg[3] < 1 || luminance(linear(bg)) > 0.2) bg = parse(fixed[0]);  // a light or see-through value
-    var bgLin = linear(bg);
+    var bgLin = linear(bg), a = text[3];  // JupyterLab's text is white at some opacity
+    var textLin = linear(text).map(function (v, i) { return a * v + (1 - a) * bgLin[i]; });
     return {bg: format(bgLin, 1), bgLin: bgLin, bgY: luminance(bgLin),
-            text: format(linear(text), 1), cache: {}, rampCache: {}};
+            text: format(textLin, 1), cache: {}, rampCache: {}};
   }
 
   // The dark mirror of a colour (see the top of the file): same contrast with the dark page as
@@ -305,10 +310,16 @@
                                      attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"]});
   }
 
+  // cb() after each theme switch; returns a function that unregisters it (a live figure
+  // removed from the notebook)
   function onChange(cb) {
     if (typeof cb !== "function") throw new TypeError("kxTheme.onChange: callback must be a function");
     callbacks.push(cb);
     watch();
+    return function () {
+      var i = callbacks.indexOf(cb);
+      if (i >= 0) callbacks.splice(i, 1);
+    };
   }
 
   window.kxTheme = {isDark: isDark, apply: apply, onChange: onChange};
