@@ -25,11 +25,17 @@ SLACK = 0.97  # colours are rounded to 8-bit channels on the way
 
 
 @pytest.fixture(scope="module")
-def site():
+def chromium():
+    with browser() as b:  # one per module: Playwright's sync API does not nest
+        yield b
+
+
+@pytest.fixture(scope="module")
+def site(chromium):
     if not (SITE / "index.html").exists():
         pytest.fail("the site is not built: run `make html` (or `make test`, which builds it)")
-    with serve() as url, browser() as b:
-        yield url, b
+    with serve() as url:
+        yield url, chromium
 
 
 def open_page(site, path):
@@ -257,7 +263,7 @@ def test_every_figure_follows_the_theme_switch(site, path):
 
 
 @pytest.mark.parametrize("path", EXPLORER_PAGES[:1])
-def test_auto_mode_follows_the_system_setting_live(site, path):
+def test_auto_mode_follows_the_system_setting(site, path):
     """The switch's third mode ("System Settings"): the figures follow the reader's system
     turning dark (and light again) while the page is open."""
     page, log = open_page(site, path)
@@ -434,3 +440,65 @@ def test_theme_script_defines_itself_once_and_runs_as_a_module(site):
         assert log.errors == []
     finally:
         page.context.close()
+
+
+# ---- live figures in JupyterLab's dark theme ---------------------------------------------------
+
+def _lab_theme(page, name, light):
+    """Settings > Theme > ``name``, as a reader does it; wait until the lab says it is on."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.locator(".lm-Menu-item:visible", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-item:visible", has_text=name).first.click()
+    page.wait_for_function(f"document.body.dataset.jpThemeLight === '{str(light).lower()}'")
+
+
+LIVE_JS = """() => [...document.querySelectorAll('.jp-OutputArea .js-plotly-plot')].map(d => [
+    d._fullLayout.paper_bgcolor, d._fullLayout.plot_bgcolor, d._fullLayout.font.color,
+    JSON.stringify(d.data.map(t => [t.x, t.y, t.z, t.text]))])"""
+
+
+def test_live_figures_follow_jupyterlab_dark_theme(chromium, tmp_path):
+    """`make lab`, intro.md run: the live figure turns dark with JupyterLab Dark (no rerun),
+    stays dark when a slider moves, and is the light figure again with JupyterLab Light."""
+    from test_lab import _open_in_lab, run_all_cells, start_lab, wait_until_all_cells_ran
+
+    with start_lab(tmp_path) as (url, token, _):
+        page, log = _open_in_lab(chromium, url, token, "book/intro.md")
+        try:
+            page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
+            run_all_cells(page)
+            wait_until_all_cells_ran(page)
+            page.wait_for_function("() => document.querySelector("
+                                   "'.jp-OutputArea .js-plotly-plot')?._fullLayout")
+            light = page.evaluate(LIVE_JS)
+            _lab_theme(page, "JupyterLab Dark", light=False)
+            page.wait_for_function("""() => [...document.querySelectorAll(
+                '.jp-OutputArea .js-plotly-plot')].every(d => d._fullLayout.paper_bgcolor !== 'white')""")
+            dark = page.evaluate(LIVE_JS)
+            bg = page.evaluate("getComputedStyle(document.body).getPropertyValue('--jp-layout-color0')")
+            for (_, _, font_lo, data_lo), (paper, plot, font, data) in zip(light, dark):
+                assert rgba(paper)[:3] == rgba(plot)[:3] == rgba(bg.strip())[:3]
+                assert contrast(font, paper) >= contrast(font_lo, "white") * 0.75 and \
+                    luminance(rgba(font)) > 0.4
+                assert data == data_lo
+            before = dark[0][3]
+            handle = page.locator(".jp-OutputArea .widget-slider .noUi-handle").first
+            handle.focus()
+            at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+            page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+            page.wait_for_function("""before => JSON.stringify(document.querySelector(
+                '.jp-OutputArea .js-plotly-plot').data.map(t => [t.x, t.y, t.z, t.text])) !== before""",
+                                   arg=before)
+            moved = page.evaluate(LIVE_JS)[0]
+            assert rgba(moved[0])[:3] == rgba(bg.strip())[:3], "a new frame in dark came out light"
+            page.keyboard.press("ArrowRight" if at_end else "ArrowLeft")
+            page.wait_for_function("""before => JSON.stringify(document.querySelector(
+                '.jp-OutputArea .js-plotly-plot').data.map(t => [t.x, t.y, t.z, t.text])) === before""",
+                                   arg=before)
+            _lab_theme(page, "JupyterLab Light", light=True)
+            page.wait_for_function("""() => [...document.querySelectorAll(
+                '.jp-OutputArea .js-plotly-plot')].every(d => d._fullLayout.paper_bgcolor === 'white')""")
+            assert page.evaluate(LIVE_JS) == light
+            assert log.outside == [] and log.errors == [], (log.outside, log.errors)
+        finally:
+            page.context.close()
