@@ -177,6 +177,57 @@ def page_colours(page):
                 s.getPropertyValue('--pst-color-text-base').trim()]; }""")
 
 
+def _rgb(colour_or_tuple) -> str:
+    return colour_or_tuple if isinstance(colour_or_tuple, str) else "rgb(%g,%g,%g)" % colour_or_tuple
+
+
+def readability_problems(lo: dict, hi: dict, where: str) -> list:
+    """What reads worse on the dark figure ``hi`` than on the light ``lo`` (one plot's snapshots):
+    marks below min(their light contrast, 3:1), glaring colour scales, merged scale steps."""
+    problems = []
+    for (name, c_lo, on_lo), (_, c_hi, on_hi) in zip(lo["marks"], hi["marks"]):
+        bg_lo = _rgb(lo["plot"] if on_lo == "bg" else over(on_lo, lo["plot"]))
+        bg_hi = _rgb(hi["plot"] if on_hi == "bg" else over(on_hi, hi["plot"]))
+        was, now = contrast(c_lo, bg_lo), contrast(c_hi, bg_hi)
+        if now < SLACK * min(was, ENOUGH):
+            problems.append(f"{where} {name}: {c_hi} on {bg_hi} contrasts {now:.2f}, "
+                            f"was {was:.2f} ({c_lo} on {bg_lo})")
+    for (name, s_lo), (_, s_hi) in zip(lo["scales"], hi["scales"]):
+        glare = [c for c in s_hi if luminance(over(c, hi["plot"])) > 0.8]
+        if glare:
+            problems.append(f"{where} {name}: near-white colours {glare} on a dark page")
+        # neighbouring colours of the scale stay told apart: each step keeps its luminance
+        # contrast (up to 1.25:1), or half its distance in RGB (a change of hue)
+        for k in range(len(s_lo) - 1):
+            if s_lo[k] == s_lo[k + 1]:
+                continue
+            rgb = [[over(c, "white") for c in s[k:k + 2]] for s in (s_lo, s_hi)]
+            d_lo, d_hi = (sum((x - y) ** 2 for x, y in zip(*pair)) ** .5 for pair in rgb)
+            c_lo, c_hi = (contrast(_rgb(a), _rgb(b)) for a, b in rgb)
+            if c_hi < SLACK * min(c_lo, 1.25) and d_hi < 0.5 * d_lo:
+                problems.append(f"{where} {name}: stops {k}, {k + 1} merge in dark "
+                                f"({s_lo[k]}, {s_lo[k + 1]} -> {s_hi[k]}, {s_hi[k + 1]})")
+    return problems
+
+
+# Moves the first control of every Explorer by `step` (wrapping) and waits for the redraw;
+# returns each plot's background and font colour.
+STEP_JS = """async step => {
+    const out = [];
+    for (const root of document.querySelectorAll('.kx-explorer')) {
+        const input = root.querySelector('[data-param]');
+        if (!input) continue;
+        const n = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
+        input.value = String((Number(input.value) + step + n) % n);
+        input.dispatchEvent(new Event('input', {bubbles: true}));
+        await root.kxDrawn;
+        const L = root.querySelector('.kx-plot')._fullLayout;
+        out.push([L.paper_bgcolor, L.font.color]);
+    }
+    return out;
+}"""
+
+
 @pytest.mark.parametrize("path", EXPLORER_PAGES)
 def test_every_figure_follows_the_theme_switch(site, path):
     page, log = open_page(site, path)
@@ -190,66 +241,20 @@ def test_every_figure_follows_the_theme_switch(site, path):
         for i, (lo, hi) in enumerate(zip(light, dark)):
             where = f"{path} explorer {i}"
             assert hi["data"] == lo["data"], f"{where}: dark mode changed the data"
-            for bg in (hi["paper"], hi["plot"]):
-                assert luminance(over(bg, "white")) < 0.03, f"{where}: background {bg} not dark"
-            assert rgba(hi["paper"])[:3] == rgba(page_bg)[:3], f"{where}: not the page's background"
-            assert luminance(over(hi["font"], hi["paper"])) > 0.4, f"{where}: font {hi['font']}"
+            assert rgba(hi["paper"])[:3] == rgba(hi["plot"])[:3] == rgba(page_bg)[:3], \
+                f"{where}: backgrounds {hi['paper']}, {hi['plot']}, not the page's {page_bg}"
+            assert luminance(rgba(page_bg)) < 0.03 < 0.4 < luminance(rgba(page_text))
+            assert rgba(hi["font"])[:3] == rgba(page_text)[:3], f"{where}: font {hi['font']}"
             assert [m[0] for m in hi["marks"]] == [m[0] for m in lo["marks"]], where
-            for (name, c_lo, on_lo), (_, c_hi, on_hi) in zip(lo["marks"], hi["marks"]):
-                bg_lo = lo["plot"] if on_lo == "bg" else over(on_lo, lo["plot"])
-                bg_hi = hi["plot"] if on_hi == "bg" else over(on_hi, hi["plot"])
-                bg_lo = bg_lo if isinstance(bg_lo, str) else "rgb(%g,%g,%g)" % bg_lo
-                bg_hi = bg_hi if isinstance(bg_hi, str) else "rgb(%g,%g,%g)" % bg_hi
-                was, now = contrast(c_lo, bg_lo), contrast(c_hi, bg_hi)
-                if now < SLACK * min(was, ENOUGH):
-                    problems.append(f"{where} {name}: {c_hi} on {bg_hi} contrasts {now:.2f}, "
-                                    f"was {was:.2f} ({c_lo} on {bg_lo})")
-            for (name, s_lo), (_, s_hi) in zip(lo["scales"], hi["scales"]):
-                glare = [c for c in s_hi if luminance(over(c, hi["plot"])) > 0.8]
-                if glare:
-                    problems.append(f"{where} {name}: near-white colours {glare} on a dark page")
-                # neighbouring colours of the scale stay told apart: each step keeps its
-                # luminance contrast (up to 1.25:1), or half its distance in RGB (a change of hue)
-                for k in range(len(s_lo) - 1):
-                    if s_lo[k] == s_lo[k + 1]:
-                        continue
-                    rgb = [[over(c, "white") for c in s[k:k + 2]] for s in (s_lo, s_hi)]
-                    d_lo, d_hi = (sum((x - y) ** 2 for x, y in zip(*pair)) ** .5 for pair in rgb)
-                    c_lo, c_hi = (contrast("rgb(%g,%g,%g)" % a, "rgb(%g,%g,%g)" % b)
-                                  for a, b in rgb)
-                    if c_hi < SLACK * min(c_lo, 1.25) and d_hi < 0.5 * d_lo:
-                        problems.append(f"{where} {name}: stops {k}, {k + 1} merge in dark "
-                                        f"({s_lo[k]}, {s_lo[k + 1]} -> {s_hi[k]}, {s_hi[k + 1]})")
+            problems += readability_problems(lo, hi, where)
         assert problems == [], "\n".join(problems[:30])
-        assert page_text, "the theme's text colour variable is missing"
 
-        # a frame switch in dark mode stays dark
-        moved = page.evaluate("""async () => {
-            const out = [];
-            for (const root of document.querySelectorAll('.kx-explorer')) {
-                const input = root.querySelector('[data-param]');
-                if (!input) continue;
-                const n = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
-                input.value = String((Number(input.value) + 1) % n);
-                input.dispatchEvent(new Event('input', {bubbles: true}));
-                await root.kxDrawn;
-                const L = root.querySelector('.kx-plot')._fullLayout;
-                out.push([L.paper_bgcolor, L.font.color]);
-            }
-            return out;
-        }""")
-        for paper, font in moved:
-            assert rgba(paper)[:3] == rgba(page_bg)[:3] and luminance(rgba(font)) > 0.4, \
+        for paper, font in page.evaluate(STEP_JS, 1):  # a frame switch in dark stays dark
+            assert rgba(paper)[:3] == rgba(page_bg)[:3] and rgba(font)[:3] == rgba(page_text)[:3], \
                 f"{path}: a frame drawn in dark mode came out {paper} / {font}"
 
-        # back to light: the light figures, at the frames the controls now show again
-        page.evaluate("""async () => { for (const root of document.querySelectorAll('.kx-explorer')) {
-            const input = root.querySelector('[data-param]');
-            if (!input) continue;
-            const n = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
-            input.value = String((Number(input.value) + n - 1) % n);
-            input.dispatchEvent(new Event('input', {bubbles: true}));
-            await root.kxDrawn; } }""")
+        # back to the first frames, then to light: the light figures as first drawn
+        page.evaluate(STEP_JS, -1)
         switch_to(page, "light")
         again = page.evaluate(SNAPSHOT_JS)
         for i, (lo, back) in enumerate(zip(light, again)):
