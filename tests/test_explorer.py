@@ -96,8 +96,8 @@ def test_live_controls_recompute_through_the_figure_function():
     ex.controls["a"].value = 3
     ex.controls["b"].value = "y"
     assert ex.figure is fig  # one widget, updated in place
-    assert fig.layout.title.text == "a=3 b=y"
-    assert list(fig.data[1].x) == [0, 1, 2]
+    assert fig.to_dict()["layout"]["title"]["text"] == "a=3 b=y"
+    assert fig.to_dict()["data"][1]["x"] == [0, 1, 2]
 
 
 def test_live_readout_shows_the_whole_value():
@@ -109,15 +109,82 @@ def test_live_readout_shows_the_whole_value():
     assert label.value == "adaptive (-1)"
     ex.controls["a"].value = 3
     assert label.value == "adaptive (-3)"
-    assert ex.figure.layout.title.text == "a=3 b=x"
+    assert ex.figure.to_dict()["layout"]["title"]["text"] == "a=3 b=x"
 
 
 def test_live_update_handles_a_changing_number_of_traces():
     ex = Explorer(growing, n=Param([1, 2, 4], "n"))
     ex.controls["n"].value = 4
-    assert len(ex.figure.data) == 4
+    assert len(ex.figure.to_dict()["data"]) == 4
+    assert _drawn(ex.figure) == _frames.figure_json(growing(4), ex.digits)
     ex.controls["n"].value = 2
-    assert [t.x[0] for t in ex.figure.data] == [0, 1]
+    assert [t["x"][0] for t in ex.figure.to_dict()["data"]] == [0, 1]
+    assert _drawn(ex.figure) == _frames.figure_json(growing(2), ex.digits)
+
+
+def _drawn(live):
+    """What the page draws: the model's base with its patch applied (the front end's twin)."""
+    return _frames.apply_frame(live.base, live.patch["pool"], live.patch["frame"])
+
+
+def test_live_figure_model_holds_the_figure_the_function_returns():
+    ex = Explorer(declared_toy)
+    for a, b in [(2, "x"), (3, "x"), (3, "y"), (1, "y"), (2, "x")]:
+        ex.controls["a"].value, ex.controls["b"].value = a, b
+        want = _frames.figure_json(toy(a, b), ex.digits)  # the page's own rounding
+        assert _drawn(ex.figure) == want == ex.figure.to_dict(), (a, b)
+
+
+def test_a_live_update_sends_only_what_changed():
+    ex = Explorer(toy, a=Param([1, 2, 3], "a"), b=Param(["x", "y"], "b"))
+    live = ex.figure
+    sent = []
+    live.observe(lambda change: sent.append(change["name"]), names=["base", "patch"])
+    ex.controls["b"].value = "y"  # changes the title and one trace's name, nothing else
+    assert sent == ["patch"]  # the base (both traces, the layout) is not sent again
+    edits = {tuple(path) for path, _ in live.patch["frame"][1]}
+    assert edits == {("data", 1, "name"), ("layout", "title", "text")}
+    json_patch = json.dumps(live.patch)
+    assert len(json_patch) < len(json.dumps(live.base)) / 2
+
+
+def test_a_live_update_that_changes_most_of_the_figure_becomes_the_new_base():
+    def big(k=0):  # every number changes with k
+        return go.Figure(go.Heatmap(z=[[k + i + j / 7 for j in range(30)] for i in range(30)]))
+
+    ex = Explorer(big, k=Param([0, 1], "k"))
+    ex.controls["k"].value = 1
+    assert ex.figure.base == _frames.figure_json(big(1), ex.digits)
+    assert ex.figure.patch["frame"][1] == [] and _drawn(ex.figure) == ex.figure.base
+
+
+def test_plotly_js_is_sent_once_per_page_and_never_stored_in_a_model():
+    from importlib.metadata import files
+
+    from kernels.viz import _live
+
+    library = next(f for f in files("plotly") if f.name == "plotly.min.js").locate()
+    figures = [Explorer(toy, a=Param([1, 2], "a")).figure for _ in range(3)]
+    sent = []
+    for f in figures:
+        f.send = lambda content, buffers=None, f=f: sent.append((f, content, buffers))
+    page = f"test-page-{id(sent)}"
+    for f in figures:  # every figure of a page asks; the first one gets the library
+        f._on_front_end_msg(f, {"type": "plotly.js?", "page": page}, [])
+    assert len(sent) == 1 and sent[0][0] is figures[0]
+    assert sent[0][1] == {"type": "plotly.js"}
+    assert bytes(sent[0][2][0]) == library.read_bytes()
+    figures[1]._on_front_end_msg(figures[1], {"type": "plotly.js?", "page": page + "-2"}, [])
+    assert len(sent) == 2 and sent[1][0] is figures[1]  # a reloaded page asks again
+    figures[2]._on_front_end_msg(figures[2], {"type": "something else"}, [])
+    assert len(sent) == 2
+    # A notebook that saves widget state stores the models' state: no plotly.js in it.
+    state = json.dumps(figures[0].get_state(), default=str)
+    assert "plotly.js v" not in state and len(state) < 100_000
+    assert _live.STATIC.joinpath("kernels-live.js").read_text() in figures[0]._esm
+    theme = _live.STATIC / "kernels-theme.js"
+    if theme.exists():  # the dark-mode hook comes first
+        assert figures[0]._esm.startswith(theme.read_text())
 
 
 def test_live_bundle_carries_a_note_for_a_reopened_notebook():

@@ -10,8 +10,10 @@ does it) and Debian's ``chromium``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -40,16 +42,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """Yield (base URL, token, served folder) of `make lab` serving a copy of the book; stop it
-    afterwards."""
-    tmp = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def start_lab(tmp: Path, env_extra: dict | None = None):
+    """Run `make lab` serving a copy of ``book/`` under ``tmp``; yield (base URL, token, served
+    folder) and stop it afterwards. ``env_extra``: more environment (bench/bench_lab.py gives a
+    PYTHONPATH to measure another tree's ``kernels``)."""
     served = tmp / "served"
     shutil.copytree(ROOT / "book", served / "book",
                     ignore=shutil.ignore_patterns("_build", "__pycache__", ".ipynb_checkpoints"))
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    env.update(env_extra or {})
     for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                      ("JUPYTERLAB_SETTINGS_DIR", "settings"),
                      ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]:
@@ -66,14 +69,15 @@ def lab(tmp_path_factory):
         deadline = time.monotonic() + START_S
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"`make lab` exited with {proc.returncode}:\n{log_path.read_text()}")
+                raise RuntimeError(f"`make lab` exited with {proc.returncode}:\n"
+                                   f"{log_path.read_text()}")
             try:
                 with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer in {START_S} s:\n"
-                                f"{log_path.read_text()}")
+                    raise RuntimeError(f"JupyterLab did not answer in {START_S} s:\n"
+                                       f"{log_path.read_text()}")
                 time.sleep(0.5)
         yield url, token, served
     finally:
@@ -84,6 +88,13 @@ def lab(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """(base URL, token, served folder) of `make lab` serving a copy of the book."""
+    with start_lab(tmp_path_factory.mktemp("lab")) as served:
+        yield served
 
 
 def _figure_data(page) -> str:
@@ -100,8 +111,23 @@ def _open_in_lab(b, url, token, path):
     page = b.new_context(viewport={"width": 1280, "height": 720}).new_page()
     log = PageLog(page, url)
     page.set_default_timeout(RUN_S * 1000)
-    page.goto(f"{url}/lab/tree/{path}?token={token}", wait_until="load")
+    # ?reset: a fresh workspace, so that only ``path`` is open (not an earlier visit's tabs)
+    page.goto(f"{url}/lab/tree/{path}?reset&token={token}", wait_until="load")
     return page, log
+
+
+def run_all_cells(page):
+    """Run > Run All Cells, the way a teacher does it, once the kernel has started."""
+    page.wait_for_function("() => /\\| Idle/.test("
+                           "document.querySelector('.jp-StatusBar-Widget')?.innerText ?? '')")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+
+
+def wait_until_all_cells_ran(page):
+    """Every code cell shows an execution count ("[3]": neither "[*]" nor "[ ]")."""
+    page.wait_for_function("""() => [...document.querySelectorAll(
+        '.jp-CodeCell .jp-InputPrompt')].every(p => /\\[\\d+\\]/.test(p.textContent))""")
 
 
 def test_lab_runs_a_chapter_and_its_slider_redraws_the_figure(lab):
@@ -121,11 +147,7 @@ def test_lab_runs_a_chapter_and_its_slider_redraws_the_figure(lab):
         # The Markdown cells are rendered by jupyterlab-myst (roles, directives, admonitions).
         page.locator(".jp-MarkdownCell div.myst").first.wait_for()
 
-        # Run > Run All Cells, the way a teacher does it, once the kernel has started.
-        page.wait_for_function("() => /\\| Idle/.test("
-                               "document.querySelector('.jp-StatusBar-Widget')?.innerText ?? '')")
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+        run_all_cells(page)
         try:
             _run_all_and_move_a_slider(page)
         except Exception:
@@ -142,13 +164,14 @@ def _run_all_and_move_a_slider(page):
     page.locator(".jp-OutputArea .js-plotly-plot").first.wait_for()
     page.wait_for_function("() => document.querySelector('.jp-OutputArea .js-plotly-plot')"
                            ".data?.length > 0")
-    # Every cell finished: no "[*]" prompt left.
-    page.wait_for_function("""() => [...document.querySelectorAll('.jp-InputPrompt')]
-                              .every(p => !p.textContent.includes('*'))""")
+    wait_until_all_cells_ran(page)
     text = page.locator(".jp-NotebookPanel .jp-Notebook").inner_text()
     assert "Traceback" not in text
     assert "Error displaying widget" not in text
 
+    # plotly.js came from the kernel once and was evaluated once for the whole page
+    assert page.evaluate("() => window.kxPlotlyEvaluations") == 1
+    n_plots = page.locator(".jp-OutputArea .js-plotly-plot").count()
     before = _figure_data(page)
     handle = page.locator(".jp-OutputArea .widget-slider .noUi-handle").first
     handle.focus()
@@ -160,7 +183,7 @@ def _run_all_and_move_a_slider(page):
             return JSON.stringify(div.data.map(t => [t.x, t.y, t.z, t.text])) !== before;
         }""", arg=before)
     assert _figure_data(page) != before
-    assert page.locator(".jp-OutputArea .js-plotly-plot").count() == 1  # redrawn in place
+    assert page.locator(".jp-OutputArea .js-plotly-plot").count() == n_plots  # in place
 
 
 def test_a_reopened_notebook_shows_a_note_not_a_widget_error(lab):
@@ -189,6 +212,107 @@ def test_a_reopened_notebook_shows_a_note_not_a_widget_error(lab):
         # (The workspace may bring back the first test's tab: look in every output area.)
         page.wait_for_function("note => [...document.querySelectorAll('.jp-OutputArea')]"
                                ".some(e => e.innerText.includes(note))", arg=REOPEN_NOTE)
+        assert "Error displaying widget" not in page.locator("body").inner_text()
+        assert log.outside == [], f"requests that left the machine: {log.outside}"
+        page.context.close()
+
+
+def _kernel_bytes(page) -> list:
+    """A running count of the bytes the page receives on its kernels' websockets."""
+    received = [0]
+
+    def on_ws(ws):
+        if "/api/kernels/" in ws.url:
+            ws.on("framereceived", lambda m: received.__setitem__(
+                0, received[0] + len(m if isinstance(m, bytes) else m.encode())))
+
+    page.on("websocket", on_ws)
+    return received
+
+
+def _shut_down_kernels(url, token):
+    """Delete every session (and its kernel): the next visit starts a fresh kernel."""
+    api = f"{url}/api/sessions?token={token}"
+    with urllib.request.urlopen(api, timeout=30) as r:
+        sessions = json.load(r)
+    for session in sessions:
+        req = urllib.request.Request(f"{url}/api/sessions/{session['id']}?token={token}",
+                                     method="DELETE")
+        urllib.request.urlopen(req, timeout=30).close()
+
+
+def test_figures_share_one_plotly_js_and_a_reopened_trusted_notebook_shows_no_error(lab):
+    """Two live Explorers in one notebook: the page receives plotly.js once, evaluates it
+    once, and both figures draw. Saved by the lab (so trusted, with its widget state) and
+    reopened with a fresh kernel, every output shows the figure or a one-line note, never
+    "Error displaying widget"; Run All brings the figures back (issue 15, items 2 and 4)."""
+    import nbformat
+
+    from kernels.viz import _live
+    from kernels.viz.explorer import REOPEN_NOTE
+
+    url, token, served = lab
+    code = ["from kernels.viz import Explorer\n"
+            "from kernels.viz.intro import conv_arithmetic_figure",
+            "Explorer(conv_arithmetic_figure)", "Explorer(conv_arithmetic_figure)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in code],
+                                  metadata={"kernelspec": {"name": "python3",
+                                                           "display_name": "Python 3",
+                                                           "language": "python"}})
+    path = served / "book" / "trusted.ipynb"
+    nbformat.write(nb, path)
+    library = len(_live.plotly_js())
+    plots = ".jp-OutputArea .kx-live .js-plotly-plot"
+    with browser() as b:
+        page, log = _open_in_lab(b, url, token, "book/trusted.ipynb")
+        received = _kernel_bytes(page)
+        page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
+        run_all_cells(page)
+        wait_until_all_cells_ran(page)
+        page.wait_for_function(f"() => [...document.querySelectorAll('{plots}')]"
+                               ".filter(d => d.data?.length).length === 2")
+        assert page.evaluate("() => window.kxPlotlyEvaluations") == 1
+        # one plotly.js and two small figures; a FigureWidget each would be 2 x 5 MB
+        assert library < received[0] < library + 1_000_000, received[0]
+        _run_all_and_move_a_slider(page)
+
+        saved = path.stat().st_mtime_ns
+        page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+        page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel",
+                     has_text=re.compile(r"^Save Notebook$")).first.click()
+        deadline = time.monotonic() + 60
+        while path.stat().st_mtime_ns == saved:
+            assert time.monotonic() < deadline, "the lab did not save the notebook"
+            # not time.sleep: the page's requests pass PageLog's route, which the sync API
+            # serves only inside a Playwright call
+            page.wait_for_timeout(500)
+        page.wait_for_timeout(1000)  # the write is complete
+        widgets = nbformat.read(path, as_version=4).metadata.get("widgets", {})
+        state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+        assert sum(m["model_module"] == "anywidget" for m in state.values()) == 2, \
+            sorted(m["model_name"] for m in state.values())
+        size = path.stat().st_size
+        print(f"saved notebook with two live figures: {size} bytes")
+        assert size < 300_000  # the figures' last states, no plotly.js
+        assert log.outside == [], f"requests that left the machine: {log.outside}"
+        page.context.close()
+
+    _shut_down_kernels(url, token)
+    with browser() as b:
+        page, log = _open_in_lab(b, url, token, "book/trusted.ipynb")
+        # Restored from the saved state: both figures' widgets render, each with its note
+        # (plotly.js is not in this page, and no kernel holds their models).
+        page.wait_for_function("n => document.querySelectorAll('.kx-live .kx-reopen-note')"
+                               ".length === n", arg=2)
+        assert REOPEN_NOTE in page.locator(".kx-live").first.inner_text()
+        assert "Error displaying widget" not in page.locator("body").inner_text()
+        assert page.locator("text=Not Trusted").count() == 0
+        # Run All in the reopened notebook: live figures again, beside the restored ones.
+        run_all_cells(page)
+        wait_until_all_cells_ran(page)
+        page.wait_for_function(f"() => [...document.querySelectorAll('{plots}')]"
+                               ".filter(d => d.data?.length).length === 2")
+        assert page.evaluate("() => window.kxPlotlyEvaluations") == 1
         assert "Error displaying widget" not in page.locator("body").inner_text()
         assert log.outside == [], f"requests that left the machine: {log.outside}"
         page.context.close()

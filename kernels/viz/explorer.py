@@ -11,7 +11,8 @@ and ``Explorer(footprint_figure)`` as the last line of a chapter's cell shows
   chapters execute): HTML controls and a plot; every grid point was evaluated at build time and
   the page's own script switches frames;
 * in a live kernel: ipywidgets controls with the same labels; each change calls the figure
-  function again and copies the new traces into one ``FigureWidget`` in ``batch_update()``.
+  function again and sends only what changed to one live figure (``_live.LiveFigure``, a small
+  anywidget drawn with ``Plotly.react``; the page loads plotly.js once for all its figures).
 """
 from __future__ import annotations
 
@@ -202,7 +203,9 @@ class Explorer:
 
     @property
     def figure(self):
-        """The single ``plotly.graph_objects.FigureWidget`` that every change updates."""
+        """The single live figure every change updates (a ``LiveFigure`` widget, see
+        ``kernels/viz/_live.py``): ``figure.to_dict()`` is the plotly JSON it draws now, so
+        ``plotly.graph_objects.Figure(ex.figure.to_dict())`` is a plotly figure of it."""
         self._build_live()
         return self._figure
 
@@ -215,9 +218,10 @@ class Explorer:
         if self._box is not None:
             return
         import ipywidgets as W
-        import plotly.graph_objects as go
 
-        self._figure = go.FigureWidget(self.figure_fn(**self.values))
+        from ._live import LiveFigure
+
+        self._figure = LiveFigure(self._figure_json())
         rows = []
         for name, p in self.params.items():
             options = [(p.text(v), v) for v in p.values]
@@ -245,20 +249,13 @@ class Explorer:
             self._readouts[name].value = self.params[name].text(change["new"])
         self.update()
 
+    def _figure_json(self) -> dict:
+        # rounded as on the static page: the same numbers, and smaller messages
+        return _frames.figure_json(self.figure_fn(**self.values), self.digits)
+
     def update(self) -> None:
-        """Recompute the figure for the current values and copy it into the FigureWidget."""
-        new = self.figure_fn(**self.values)
-        fig = self.figure
-        with fig.batch_update():
-            same_traces = (len(new.data) == len(fig.data) and
-                           all(a.type == b.type for a, b in zip(fig.data, new.data)))
-            if same_traces:
-                for old, trace in zip(fig.data, new.data):
-                    old.update(trace.to_plotly_json(), overwrite=True)
-            else:
-                fig.data = ()
-                fig.add_traces(new.data)
-            fig.layout.update(new.layout.to_plotly_json(), overwrite=True)
+        """Recompute the figure for the current values and send what changed to the page."""
+        self.figure.show(self._figure_json())
 
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -279,7 +276,7 @@ class Explorer:
 
 
 def show(fig) -> None:
-    """Display one figure: static HTML on the website, a FigureWidget in a live kernel."""
+    """Display one figure: static HTML on the website, a live figure in a kernel."""
     from IPython.display import display
 
     display(Explorer(lambda: fig))

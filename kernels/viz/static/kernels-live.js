@@ -1,0 +1,141 @@
+/* Live Explorer figure (anywidget ES module; its Python side is kernels/viz/_live.py).
+ *
+ * The model holds `base` (plotly JSON) and `patch` ({frame: [ntraces, [[path, poolIndex]]],
+ * pool}: the static page's frame format, -1 deletes a key). Each change of `rev` redraws the
+ * figure base + patch with Plotly.react, in place.
+ *
+ * plotly.js comes from the kernel once per page: the first figure that needs it sends
+ * {type: "plotly.js?", page}; the kernel answers one request per page with the library as a
+ * binary buffer; it is evaluated once and kept on window, shared by every figure of the page.
+ * A figure restored from a saved notebook has no kernel behind it: it draws its last state
+ * when plotly.js is in the page, and otherwise shows a one-line note.
+ */
+var KX_CONFIG = {responsive: true, displaylogo: false,
+                 modeBarButtonsToRemove: ["select2d", "lasso2d"]};
+var KX_NOTE = "Interactive figure: run the cell to bring the sliders and the figure back.";
+
+function kxClone(value) {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
+// plotly.js's default ticklabeloverflow measures every tick label once per label (see
+// kernels-explorer.js): "allow" draws the same picture for the book's figures, faster.
+function kxAllowTickLabelOverflow(layout) {
+  if (!layout.xaxis) layout.xaxis = {};
+  if (!layout.yaxis) layout.yaxis = {};
+  Object.keys(layout).forEach(function (key) {
+    if (/^[xy]axis\d*$/.test(key) && layout[key] && layout[key].ticklabeloverflow === undefined) {
+      layout[key].ticklabeloverflow = "allow";
+    }
+  });
+}
+
+// base + patch -> figure (the twin of _frames.apply_frame and of kernels-explorer.js).
+function kxFigure(base, patch) {
+  var fig = kxClone(base) || {};
+  var frame = (patch && patch.frame) || [(fig.data || []).length, []];
+  var data = fig.data || [];
+  data.length = frame[0];
+  fig.data = data;
+  frame[1].forEach(function (edit) {
+    var path = edit[0], node = fig;
+    for (var i = 0; i < path.length - 1; i++) {
+      if (node[path[i]] === undefined || node[path[i]] === null) node[path[i]] = {};
+      node = node[path[i]];
+    }
+    var key = path[path.length - 1];
+    if (edit[1] < 0) delete node[key]; else node[key] = kxClone(patch.pool[edit[1]]);
+  });
+  for (var t = 0; t < fig.data.length; t++) if (!fig.data[t]) fig.data[t] = {};
+  fig.layout = fig.layout || {};
+  kxAllowTickLabelOverflow(fig.layout);
+  return fig;
+}
+
+function kxLibrary() {
+  if (!window.kxPlotlyLibrary) {
+    var lib = {page: Math.random().toString(36).slice(2) + Date.now().toString(36)};
+    lib.ready = new Promise(function (resolve) { lib.resolve = resolve; });
+    if (window.Plotly) lib.resolve(window.Plotly);
+    window.kxPlotlyLibrary = lib;
+  }
+  return window.kxPlotlyLibrary;
+}
+
+function kxEvaluate(buffer) {
+  var view = buffer instanceof DataView ? buffer : new DataView(buffer.buffer || buffer);
+  var source = new TextDecoder().decode(view);
+  // plotly.min.js is a UMD bundle: given a `module`, it exports Plotly there (no global, no
+  // AMD loader of the page is involved).
+  var module = {exports: {}};
+  new Function("module", "exports", "define", source)(module, module.exports, undefined);
+  window.kxPlotlyEvaluations = (window.kxPlotlyEvaluations || 0) + 1;
+  return module.exports;
+}
+
+function initialize({ model }) {
+  var lib = kxLibrary();
+  function onMessage(msg, buffers) {
+    if (!msg || msg.type !== "plotly.js" || !buffers || !buffers.length) return;
+    if (!window.Plotly) window.Plotly = kxEvaluate(buffers[0]);
+    lib.resolve(window.Plotly);
+  }
+  model.on("msg:custom", onMessage);
+  if (!window.Plotly) model.send({type: "plotly.js?", page: lib.page});
+  return function () { model.off("msg:custom", onMessage); };
+}
+
+function render({ model, el }) {
+  var lib = kxLibrary();
+  var plot = document.createElement("div");
+  plot.className = "kx-live-plot";
+  el.classList.add("kx-live");
+  el.appendChild(plot);
+  var note = null;
+  var noteTimer = setTimeout(function () {  // still no plotly.js: no kernel answers
+    note = document.createElement("p");
+    note.className = "kx-reopen-note";
+    note.innerHTML = "<em></em>";
+    note.firstChild.textContent = KX_NOTE;
+    el.insertBefore(note, plot);
+  }, 1500);
+  var busy = false, again = false, alive = true;
+
+  function draw() {
+    if (!alive) return;
+    if (busy) { again = true; return; }
+    busy = true;
+    var Plotly = window.Plotly;
+    var fig = kxFigure(model.get("base"), model.get("patch"));
+    fig = window.kxTheme ? window.kxTheme.apply(fig) : fig;
+    var t0 = performance.now();
+    // The config goes with the first draw only (given again, Plotly.react rebuilds the plot's
+    // context: see kernels-explorer.js).
+    Promise.resolve(Plotly.react(plot, fig.data, fig.layout, plot.data ? undefined : KX_CONFIG))
+      .then(function () {
+        el.dataset.kxLastMs = (performance.now() - t0).toFixed(3);
+        el.dataset.kxRev = String(model.get("rev"));
+      }, function (err) { console.error("kernels-live:", err); })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; draw(); }
+      });
+  }
+
+  lib.ready.then(function () {
+    clearTimeout(noteTimer);
+    if (note) { note.remove(); note = null; }
+    draw();
+  });
+  function onChange() { if (window.Plotly) draw(); }
+  model.on("change:rev", onChange);
+  if (window.kxTheme) window.kxTheme.onChange(onChange);
+  return function () {
+    alive = false;
+    clearTimeout(noteTimer);
+    model.off("change:rev", onChange);
+    if (window.Plotly && plot.data) window.Plotly.purge(plot);
+  };
+}
+
+export default { initialize, render };
