@@ -70,7 +70,7 @@ def explorer_chapters() -> list[str]:
 
 
 def measure_chapter(b, url, token, chapter, moves) -> dict:
-    from test_lab import _open_in_lab, run_all_cells, wait_until_all_cells_ran
+    from test_lab import _open_in_lab, run_all_cells
 
     page, log = _open_in_lab(b, url, token, f"book/{chapter}.md")
     page.set_default_timeout(900_000)  # a chapter that measures things runs for minutes
@@ -86,7 +86,14 @@ def measure_chapter(b, url, token, chapter, moves) -> dict:
     page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
     t0 = time.perf_counter()
     run_all_cells(page)
-    wait_until_all_cells_ran(page)
+    # Run All is over when no cell waits ("[*]") and the kernel is idle, twice in a row; a
+    # failing cell stops Run All (later cells keep "[ ]") and is reported below.
+    page.wait_for_function("""() => { const idle = /\\| Idle/.test(document.querySelector(
+        '.jp-StatusBar-Widget')?.innerText ?? '') && [...document.querySelectorAll(
+        '.jp-CodeCell .jp-InputPrompt')].every(p => !p.textContent.includes('*'))
+        && document.querySelector('.jp-CodeCell .jp-InputPrompt')?.textContent.match(/\\d/);
+        window.kxIdleTicks = idle ? (window.kxIdleTicks || 0) + 1 : 0;
+        return window.kxIdleTicks >= 2; }""", polling=1500)
     # every Explorer's plot drawn
     page.wait_for_function("""() => { const s = document.querySelectorAll(
         '.jp-OutputArea .widget-slider'); return [...s].every(e => e.closest(
