@@ -112,6 +112,15 @@ def test_live_readout_shows_the_whole_value():
     assert ex.figure.to_dict()["layout"]["title"]["text"] == "a=3 b=x"
 
 
+def test_live_controls_leave_room_before_the_next_label():
+    # a readout ran into the next control's description in the lab ("3stride s")
+    ex = Explorer(toy, a=Param([1, 2, 3], "a"), b=Param(["x", "y"], "b"))
+    ex.widget
+    right_margin = lambda w: (w.layout.margin or "0 0 0 0").split()[1]
+    assert right_margin(ex._readouts["a"]) == "1.5em"
+    assert right_margin(ex.controls["b"]) == "1.5em"
+
+
 def test_live_update_handles_a_changing_number_of_traces():
     ex = Explorer(growing, n=Param([1, 2, 4], "n"))
     ex.controls["n"].value = 4

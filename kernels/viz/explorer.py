@@ -228,15 +228,17 @@ class Explorer:
             common = dict(options=options, value=p.initial, description=p.label,
                           style={"description_width": "initial"},
                           layout=W.Layout(width="auto", min_width="280px"))
+            gap = "0 1.5em 0 0"  # room before the next label: "3  stride s", not "3stride s"
             if p.numeric:
                 # ipywidgets clips a slider's own readout at 64 px ("adaptive (-" for
                 # "adaptive (-1)"): a label beside the slider shows the whole value
                 control = W.SelectionSlider(continuous_update=True, readout=False, **common)
-                readout = W.Label(p.text(p.initial), layout=W.Layout(width="auto"))
+                readout = W.Label(p.text(p.initial), layout=W.Layout(width="auto", margin=gap))
                 self._readouts[name] = readout
                 rows.append(W.HBox([control, readout], layout=W.Layout(align_items="center")))
             else:
                 control = W.Dropdown(**common)
+                control.layout.margin = gap
                 rows.append(control)
             control.observe(self._on_change, names="value")
             self._controls[name] = control
