@@ -102,7 +102,7 @@ def test_hole_colour_is_reserved_for_zero():
 
 def test_live_explorer_redraws_from_kernels():
     ex = Explorer(V.footprint_figure)
-    before = ex.figure.data[0]
+    before = ex.figure
     ex.controls["layers"].value = 1
     ex.controls["rate"].value = 3
     assert [list(r) for r in ex.figure.data[0].z] == kernels.dilated_footprint([3]).tolist()
@@ -110,7 +110,7 @@ def test_live_explorer_redraws_from_kernels():
     expected = kernels.dilated_footprint([3, 3, 3])
     assert [list(r) for r in ex.figure.data[0].z] == expected.tolist()
     assert "3 layers of 3×3, d = 3" in ex.figure.layout.title.text
-    assert ex.figure.data[0] is before  # one FigureWidget, updated in place
+    assert ex.figure is before  # one live figure, updated in place
 
 
 def test_calls_off_the_grid_still_fit_their_axes():

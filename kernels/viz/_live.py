@@ -86,6 +86,21 @@ class LiveFigure(anywidget.AnyWidget):
         """The figure drawn now, as plotly JSON (``plotly.graph_objects.Figure(...)`` takes it)."""
         return json.loads(json.dumps(self._current))
 
+    @property
+    def data(self):
+        """The traces drawn now, as plotly graph objects (a fresh view: editing it draws nothing)."""
+        return self._view().data
+
+    @property
+    def layout(self):
+        """The layout drawn now, as a plotly graph object (a fresh view, like :attr:`data`)."""
+        return self._view().layout
+
+    def _view(self):
+        import plotly.graph_objects as go
+
+        return go.Figure(self.to_dict())
+
     def _on_front_end_msg(self, _widget, content, _buffers) -> None:
         if not isinstance(content, dict) or content.get("type") != "plotly.js?":
             return

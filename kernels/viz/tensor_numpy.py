@@ -75,13 +75,15 @@ def conversion_cost_figure(size=4 ** 10, dtype="float32"):
     share = max(here.seconds[n] for n in names if here.shares[n])
     copy = min(here.seconds[n] for n in names if not here.shares[n])
     mib = here.nbytes / 2 ** 20
+    # Three short title lines and the legend under the plot: at 1280x720 (a projector) one long
+    # line ran past the plot's width and the legend's rows sat on top of it.
     fig.update_layout(
         title=dict(text=(f"{dtype}, {size:,} elements ({mib:.3g} MiB): sharing ≤ {_us(share)}, "
                          f"copying ≥ {_us(copy)}<br><sup>the fastest copy moves "
-                         f"{here.nbytes / copy / 1e9:.2g} GB/s; {where_measured()}, median of "
-                         f"{REPEATS} runs on one thread</sup>")),
-        height=520, margin=dict(t=140, b=60),
-        legend=dict(y=1.0, yanchor="bottom", x=0, xanchor="left", orientation="h"))
+                         f"{here.nbytes / copy / 1e9:.2g} GB/s, median of {REPEATS} runs on one "
+                         f"thread<br>{where_measured()}</sup>")),
+        height=560, margin=dict(t=110, b=150),
+        legend=dict(y=-0.2, yanchor="top", x=0, xanchor="left", orientation="h"))
     x_range, y_range = _axis_ranges(grid)
     fig.update_xaxes(type="log", range=x_range, title="tensor size (elements)")
     fig.update_yaxes(type="log", range=y_range, title="time per conversion (µs)")
