@@ -57,6 +57,11 @@ def cost(el: Tag) -> int:
         payload = json.loads(explorer.select_one("script.kx-data").string)
         rows = math.ceil(len(payload["controls"]) / 3)
         return int(payload["base"]["layout"].get("height", 450)) + 60 * rows + 30
+    check = el if "kx-check" in classes else el.select_one(".kx-check")
+    if check is not None:  # a self-check question: title, prompt, answer row, two folds
+        prompt = check.select_one(".kx-check-prompt, legend")
+        return (240 + _lines(_text(prompt) if prompt else "", 90) * 34
+                + 40 * len(check.select(".kx-check-choice")))
     if el.name == "details":
         return 70
     if "math" in classes and el.name == "div":

@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            sizes = build(Path(args.site))
+            site = Path(args.site)
+            book = site.resolve().parents[1]  # <book>/_build/html: the toc beside its build
+            sizes = build(site, book if (book / "_toc.yml").exists() else ROOT)
             for chapter, size in sizes.items():
                 print(f"slides/{chapter}.html  {size / 1024:.0f} kB")
             return 0
