@@ -197,6 +197,11 @@ Intro.
 x = 1
 ```
 
+```{code-cell} ipython3
+:tags: [remove-cell]
+import kernels
+```
+
 ## First
 
 Text.
@@ -225,6 +230,12 @@ Intro.
 ```{code-cell} ipython3
 # not a heading: a comment
 x = 1
+```
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+:slideshow: {slide_type: skip}
+import kernels
 ```
 
 +++ {"slideshow": {"slide_type": "slide"}}
@@ -265,6 +276,9 @@ def test_marks_cut_at_headings_only():
     assert marks == [("# Title", None), ("## First", "slide"),
                      ("## Second, right after text", "slide"), ("(my-label)=", "subslide"),
                      ("### Sub after a break", "subslide")]
+    code = [(c.metadata.get("tags"), c.metadata.get("slideshow")) for c in nb.cells
+            if c.cell_type == "code"]
+    assert code == [(None, None), (["remove-cell"], {"slide_type": "skip"})]
 
 
 def test_marks_reject_what_is_not_a_chapter(tmp_path):
@@ -295,9 +309,14 @@ def test_marks_of_each_chapter_survive_a_jupytext_round_trip(tmp_path, name):
     assert slide_marks.mark_files([copy]) == [copy]
     assert slide_marks.mark_files([copy], check=True) == []
     marked = jupytext.read(copy)
-    types = [c.metadata["slideshow"]["slide_type"] for c in marked.cells if "slideshow" in c.metadata]
+    types = [c.metadata["slideshow"]["slide_type"] for c in marked.cells
+             if c.cell_type == "markdown" and "slideshow" in c.metadata]
     found = headings(copy.read_text(encoding="utf-8"))
     assert found[0] == "h1" and types == ["subslide" if h == "h3" else "slide" for h in found[1:]]
+    skipped = [c.metadata.get("slideshow") == {"slide_type": "skip"} for c in marked.cells
+               if c.cell_type == "code"]
+    assert skipped == ["remove-cell" in c.metadata.get("tags", []) for c in original.cells
+                       if c.cell_type == "code"]
     assert [c.source for c in marked.cells if c.cell_type == "code"] == \
         [c.source for c in original.cells if c.cell_type == "code"]
     assert "\n".join(c.source for c in marked.cells if c.cell_type == "markdown").split() == \
@@ -417,3 +436,57 @@ def move_a_control(page, eid: str) -> int:
     assert page.evaluate("Reveal.getSlidePastCount()") == where, "the key moved the slide"
     control.evaluate("e => e.blur()")
     return 1
+
+
+# ---- the same chapters presented live in `make lab` ------------------------------------------
+
+SLIDESHOW_JS = """() => ({
+    stacks: document.querySelectorAll('.reveal .slides > section').length,
+    present: document.querySelector('.reveal .slides section.present')?.innerText.slice(0, 80),
+    myst: document.querySelectorAll('.reveal div.myst').length,
+    code: document.querySelectorAll('.reveal .jp-CodeCell').length})"""
+
+
+def present_in_lab(b, url: str, token: str, path: str, slides: int) -> tuple[dict, dict, PageLog]:
+    """Open ``path`` in the lab, press "Open as Slideshow" (jupyterlab-myst-revealjs) and wait
+    for its ``slides`` slides (it adds them as it renders): the slideshow's state on its first
+    slide and after one arrow key, and the request log."""
+    page = b.new_context(viewport=PROJECTOR).new_page()
+    log = PageLog(page, url)
+    page.set_default_timeout(120_000)
+    page.goto(f"{url}/lab/tree/{path}?reset&token={token}", wait_until="load")
+    page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
+    config = json.loads(page.locator("#jupyter-config-data").text_content())
+    loaded = {e["name"] for e in config.get("federated_extensions", [])}
+    assert "jupyterlab-myst-revealjs" in loaded, \
+        f"the lab lacks jupyterlab-myst-revealjs (requirements.txt pins it): {sorted(loaded)}"
+    page.locator(".jp-NotebookPanel-toolbar [title='Open as Slideshow']").first.click()
+    page.wait_for_function("n => document.querySelectorAll('.reveal .slides > section').length"
+                           " === n && document.querySelector('.reveal section.present div.myst')",
+                           arg=slides)
+    first = page.evaluate(SLIDESHOW_JS)
+    page.locator(".reveal").first.click(position={"x": 300, "y": 300})
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("t => document.querySelector('.reveal .slides section.present')"
+                           "?.innerText.slice(0, 80) !== t", arg=first["present"])
+    return first, page.evaluate(SLIDESHOW_JS), log
+
+
+@pytest.mark.browser
+def test_a_marked_chapter_is_presented_live_in_the_lab(tmp_path):
+    """`make lab` serving a copy of the book whose chapter was marked by ``mark-chapters``:
+    "Open as Slideshow" cuts it at the marks (one slide per mark, plus the title), renders its
+    MyST, shows live code cells, the arrow key moves on, and nothing is requested off-site."""
+    from test_lab import start_lab
+
+    with start_lab(tmp_path) as (url, token, served), browser() as b:
+        chapter = served / "book" / "tensor_numpy.md"
+        assert slide_marks.mark_files([chapter]) == [chapter]
+        marks = [c for c in jupytext.read(chapter).cells if "slideshow" in c.metadata]
+        slides = sum(c.metadata["slideshow"]["slide_type"] == "slide" for c in marks) + 1
+        first, second, log = present_in_lab(b, url, token, "book/tensor_numpy.md", slides)
+        assert first["myst"] > 0 and first["code"] > 0
+        assert "Setup for Colab" not in first["present"]  # the removed setup cell is skipped
+        assert second["present"] != first["present"]
+        assert log.outside == [], f"requested off-site: {log.outside}"
+        assert log.errors == [], log.errors

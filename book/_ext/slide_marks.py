@@ -15,7 +15,8 @@ that carries the mark:
 (``slide_deck.py``). A heading that already opens a cell (after ``+++`` or a code cell) gets the
 mark on that cell; the chapter's first heading opens the notebook's first slide and needs none;
 a MyST label ``(name)=`` stays with its heading. Headings inside code cells, code blocks and
-directives are not slides. Marking twice changes nothing. The site does not change: myst-nb
+directives are not slides. A code cell the book removes (tag ``remove-cell``: the setup cell,
+checks) gets ``:slideshow: {slide_type: skip}``: it runs, but no slide shows it. Marking twice changes nothing. The site does not change: myst-nb
 joins the markdown cells into one document again. jupytext writes the marks into the paired
 ``.ipynb`` as cell metadata and reads them back unchanged.
 """
@@ -50,7 +51,11 @@ def mark_text(text: str) -> str:
         if end is None:
             raise ValueError("text: the front matter (---) is never closed")
         out, start = lines[:end + 1], end + 1
+    options = None  # index in ``out`` of an open code cell's first line, while in its options
     for line in lines[start:]:
+        if options is not None and not line.startswith(":"):
+            _skip_removed_cell(out, options)
+            options = None
         if fence is not None:
             m = FENCE.match(line)
             if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
@@ -63,6 +68,8 @@ def mark_text(text: str) -> str:
             fence = m.group(1)
             started = True
             out.append(line)
+            if "{code-cell}" in line:
+                options = len(out)
             continue
         heading = HEADING.match(line)
         level = len(heading.group(1)) if heading else 0
@@ -74,6 +81,17 @@ def mark_text(text: str) -> str:
             started = True
         out.append(line)
     return "\n".join(out)
+
+
+def _skip_removed_cell(out: list[str], first: int) -> None:
+    """A code cell the book removes (``remove-cell``: setup, checks) is skipped on slides too;
+    it still runs. Its ``:key: value`` options are ``out[first:]``."""
+    opts = out[first:]
+    tags = next((k for k, o in enumerate(opts) if o.startswith(":tags:")), None)
+    if tags is None or "remove-cell" not in opts[tags] or any(
+            o.startswith(":slideshow:") for o in opts):
+        return
+    out.insert(first + tags + 1, ":slideshow: {slide_type: skip}")
 
 
 def _put_mark(out: list[str], slide_type: str) -> None:
