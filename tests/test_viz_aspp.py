@@ -47,6 +47,20 @@ def test_hollow_taps_are_off_the_map():
     assert fig.layout.xaxis.range == V.valid_weights_figure(96, 65).layout.xaxis.range
 
 
+@pytest.mark.parametrize("rate, n", [(6, 65), (24, 33)])
+def test_histogram_is_the_colour_key_of_the_map(rate, n):
+    """No colorbar (a second axis, redrawn on every frame switch): bar i has the colour the map
+    gives count i, read from the heatmap's own colorscale at z = i."""
+    heat, _, bars = V.valid_weights_figure(rate=rate, feature_size=n).data
+    assert heat.showscale is False
+    for i, colour in enumerate(bars.marker.color):
+        frac = (i - heat.zmin) / (heat.zmax - heat.zmin)
+        bands = [c for (lo, c), (hi, _) in zip(heat.colorscale, heat.colorscale[1:])
+                 if lo <= frac <= hi and lo < hi]
+        assert bands == [colour], (i, frac)
+    assert bars.marker.color[0] == "#ffffff" and bars.marker.line.width > 0  # 0 stays visible
+
+
 def test_live_explorer_redraws_from_the_kernels():
     ex = _explorer()
     ex.controls["rate"].value = 48

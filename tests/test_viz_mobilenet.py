@@ -80,10 +80,24 @@ def test_manifold_figure_draws_the_round_trip_and_the_recovery(n, seed):
     torch.testing.assert_close(xy(fig.data[0]), x, rtol=0, atol=1e-4)
     torch.testing.assert_close(xy(fig.data[1]), kernels.relu_roundtrip(x, n, seed),
                                rtol=0, atol=1e-4)
-    torch.testing.assert_close(xy(fig.data[3]), x[ok], rtol=0, atol=1e-4)  # exact recovery
-    torch.testing.assert_close(xy(fig.data[4]), kernels.relu_recover(x, n, seed)[~ok],
-                               rtol=0, atol=1e-4)
-    assert len(fig.data[4].x) == int((~ok).sum())
+    # exact recovery: the invertible points, in order, one line broken where x is not invertible
+    recovered = fig.data[3]
+    assert recovered.mode == "lines"
+    gaps = [i for i, v in enumerate(recovered.x) if v is None]
+    assert gaps == [i for i, v in enumerate(recovered.y) if v is None]
+    drawn = torch.tensor([(a, b) for a, b in zip(recovered.x, recovered.y) if a is not None],
+                         dtype=torch.float64).view(-1, 2)
+    torch.testing.assert_close(drawn, x[ok].double(), rtol=0, atol=1e-4)
+    assert len(gaps) == sum(bool(ok[k - 1]) and not bool(ok[k]) for k in range(1, len(ok)))
+    # collapsed points: each drawn once (marks within 0.01, about a pixel, coincide), none lost
+    collapsed = kernels.relu_recover(x, n, seed)[~ok].double()
+    marks = xy(fig.data[4])
+    assert len(marks) == len({(round(a / 0.01), round(b / 0.01)) for a, b in collapsed.tolist()})
+    if len(collapsed):
+        nearest = torch.cdist(collapsed, marks).min(dim=1).values
+        assert nearest.max() <= 0.01 / 2 ** 0.5 + 1e-4  # every collapsed point is marked
+    else:
+        assert len(marks) == 0
     title = fig.layout.title.text
     assert f"invertible on {kernels.invertible_fraction(x, n, seed):.1%}" in title
     assert f"{1 - (n + 1) / 2 ** n:.2%}" in title
@@ -97,7 +111,8 @@ def test_manifold_figure_axes_are_fixed_and_points_outside_are_counted():
     lim = V.FRAME
     for (n, seed), f in figs.items():
         # the recovery never leaves the spiral's disc: a projection is no longer than x
-        assert all(max(map(abs, t.x + t.y)) <= lim for t in f.data[2:] if len(t.x))
+        drawn = [[abs(v) for v in t.x + t.y if v is not None] for t in f.data[2:]]  # None: a break
+        assert all(max(d) <= lim for d in drawn if d)
         out = int((kernels.relu_roundtrip(x, n, seed).abs().max(1).values > lim).sum())
         assert (f"({out} of its points lie outside the frame)" in f.layout.title.text) == (out > 0)
     assert "outside the frame" in figs[(2, 0)].layout.title.text  # an ill-conditioned T

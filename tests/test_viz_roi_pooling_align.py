@@ -96,6 +96,24 @@ def test_same_traces_and_axes_in_every_frame():
             assert fig.layout[axis].range == base.layout[axis].range
 
 
+def test_gradient_panel_lines_up_with_the_map():
+    """A frame switch redraws every label and tick mark (issue 14: <= 16 ms per switch): the
+    gradient panel has the map's size and range, so the map's row labels serve both panels,
+    and neither draws tick marks (the cells are the grid) or labels outside the map."""
+    for fig in (V.roi_pool_figure(), V.roi_align_figure()):
+        lay = fig.layout
+        assert lay.xaxis3.range == lay.xaxis.range and lay.yaxis3.range == lay.yaxis.range
+        width = lambda axis: axis.domain[1] - axis.domain[0]  # noqa: E731
+        assert width(lay.xaxis3) == pytest.approx(width(lay.xaxis))
+        assert lay.yaxis3.showticklabels is False and lay.yaxis.showticklabels is not False
+        for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2", "xaxis3", "yaxis3"):
+            assert lay[axis].ticks == ""
+        for axis in ("xaxis", "yaxis", "xaxis3"):
+            assert list(lay[axis].tickvals) == list(range(V.SIZE + 1))
+        assert not lay.annotations and all(t.showscale is False for t in fig.data
+                                           if t.type == "heatmap")
+
+
 def test_live_explorers_redraw_from_the_kernels():
     pool, align = Explorer(V.roi_pool_figure), Explorer(V.roi_align_figure)
     pool.controls["x2"].value = 6.0

@@ -17,9 +17,14 @@ from .explorer import Param, explorable
 from .theme import COLORS
 
 
+def _count_colors(kk):
+    """One colour per count 0..kk: white for 0, red (1 valid) through blue (all kk)."""
+    return ["#ffffff"] + sample_colorscale("RdYlBu", [i / max(kk - 1, 1) for i in range(kk)])
+
+
 def _count_colorscale(kk):
-    """Stepwise colours for counts 0..kk: white for 0, red (1 valid) through blue (all kk)."""
-    steps = ["#ffffff"] + sample_colorscale("RdYlBu", [i / max(kk - 1, 1) for i in range(kk)])
+    """The stepwise colorscale of :func:`_count_colors` over z in [-0.5, kk + 0.5]."""
+    steps = _count_colors(kk)
     return [[edge, c] for i, c in enumerate(steps) for edge in (i / (kk + 1), (i + 1) / (kk + 1))]
 
 
@@ -54,15 +59,17 @@ def valid_weights_figure(rate=6, feature_size=65, kernel_size=3):
     fractions = kernels.valid_weight_counts(n, rate, kernel_size)
     pad = n // 2 + 2  # show half a map of zero padding around the map
     lo, hi = -pad, n - 1 + pad
+    # The histogram is the map's colour key: bar i has the colour of count i (no colorbar, a
+    # second axis with its own labels redrawn on every frame switch).
     fig = go.Figure([
         go.Heatmap(z=counts.tolist(), zmin=-0.5, zmax=kk + 0.5, colorscale=_count_colorscale(kk),
-                   colorbar=dict(title="valid", tickvals=list(range(kk + 1)), x=0.47, len=0.9,
-                                 thickness=12),
+                   showscale=False,
                    hovertemplate="output (row %{y}, col %{x}): %{z} valid weights<extra></extra>"),
         _taps_trace((n // 2, n // 2), rate, n, lo, hi, "taps of the centre position", "#222",
                     kernel_size),
         go.Bar(x=list(range(kk + 1)), y=[round(f, 4) for f in fractions.tolist()],
-               xaxis="x2", yaxis="y2", marker_color=COLORS[0], name="fraction of positions",
+               xaxis="x2", yaxis="y2", marker=dict(color=_count_colors(kk), line=dict(
+                   color="#444", width=1)), name="fraction of positions",
                text=[f"{f:.0%}" if f > 0 else "" for f in fractions.tolist()],
                textposition="outside", hovertemplate="%{x} valid: %{y:.1%}<extra></extra>"),
     ])
@@ -71,19 +78,21 @@ def valid_weights_figure(rate=6, feature_size=65, kernel_size=3):
         title=dict(text=f"{kernel_size}×{kernel_size} filter, rate {rate}, {n}×{n} map: "
                         f"{only_centre:.0%} of positions use only the centre weight",
                    font=dict(size=15)),
-        height=430, showlegend=False,
+        height=430, showlegend=False, margin=dict(l=70, r=20, t=50, b=55),
         xaxis=dict(domain=[0, 0.46], range=[lo - 0.5, hi + 0.5], title="column", showgrid=False,
                    constrain="domain"),
         yaxis=dict(range=[hi + 0.5, lo - 0.5], title="row", showgrid=False,
                    scaleanchor="x", constrain="domain"),
-        xaxis2=dict(domain=[0.66, 1], anchor="y2", range=[-0.6, kk + 0.6], dtick=1,
+        xaxis2=dict(domain=[0.56, 1], anchor="y2", range=[-0.6, kk + 0.6], dtick=1,
                     title="valid weights per position"),
         yaxis2=dict(anchor="x2", range=[0, 1.15], tickformat=".0%",
                     title="fraction of positions"),
         shapes=[dict(type="rect", x0=-0.5, y0=-0.5, x1=n - 0.5, y1=n - 0.5,
                      line=dict(color="#222", width=1.5))],
     )
-    return fig
+    # Margins fixed at what plotly's automargin settled on for every frame: automargin
+    # measures every tick label again on each switch (and redraws when a margin moves).
+    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
 
 
 def valid_weight_curves_figure(feature_size=65, max_rate=80, kernel_size=3):
@@ -156,8 +165,11 @@ def aspp_fields_figure(output_stride=16, position="centre", crop_size=513):
         title=dict(text=f"output stride {output_stride}: {crop_size}² crop → {n}×{n} map "
                         "(shaded: what image pooling sees)", font=dict(size=15)),
         height=560, shapes=shapes, legend=dict(orientation="v", x=1.02, y=1, yanchor="top"),
+        margin=dict(l=67, r=20, t=50, b=45),
         xaxis=dict(range=[lo, hi], title="column of the feature map", showgrid=False,
                    constrain="domain"),
         yaxis=dict(range=[hi, lo], title="row", showgrid=False, scaleanchor="x",
                    constrain="domain"))
-    return fig
+    # Margins fixed at what plotly's automargin settled on for every frame: automargin
+    # measures every tick label again on each switch (and redraws when a margin moves).
+    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)

@@ -89,11 +89,13 @@ def cost_figure(network="v1", width_mult=1.0, resolution=224):
                                         if k == 2 else None)
     peak = f"peak {c['peak']:,} elements alive (input + output) at {c['peak_name']}"
     fig = go.Figure(traces, layout=layout)
-    fig.update_layout(height=640, bargap=0.15, margin=dict(t=95), title=dict(text=(
+    fig.update_layout(height=640, bargap=0.15, margin=dict(t=95, l=68, b=50), title=dict(text=(
         f"MobileNet {network}, α = {width_mult}, {resolution}×{resolution}: "
         f"{c['total_macs'] / 1e6:.1f} M multiply-adds, {c['total_params'] / 1e6:.2f} M parameters"
         f"<br><sup>{peak}</sup>")))
-    return fig
+    # Margins fixed at what plotly's automargin settled on for every frame: automargin
+    # measures every tick label again on each switch (and redraws when a margin moves).
+    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
 
 
 @lru_cache(maxsize=None)
@@ -111,6 +113,30 @@ def manifold(n: int, seed: int) -> dict:
 def _xy(points):
     return dict(x=[round(v, 4) for v in points[:, 0].tolist()],
                 y=[round(v, 4) for v in points[:, 1].tolist()])
+
+
+def _runs(points, keep):
+    """``points[keep]`` as one polyline, broken (``None``) wherever ``keep`` is False: the
+    stretches of the spiral recovered exactly, drawn as one path instead of one marker each
+    (a marker is an SVG element of its own; 400 of them were half of a frame switch)."""
+    xs, ys, prev = [], [], False
+    for (x, y), k in zip(points.tolist(), keep.tolist()):
+        if k:
+            xs.append(round(x, 4))
+            ys.append(round(y, 4))
+        elif prev:
+            xs.append(None)
+            ys.append(None)
+        prev = k
+    return dict(x=xs, y=ys)
+
+
+def _distinct(points, step=0.01):
+    """Points a reader can tell apart: collapsed points pile up (on a line, at the origin), and
+    marks closer than ``step`` (about a pixel at the panels' scale) are drawn once."""
+    seen = dict.fromkeys((round(x / step) * step, round(y / step) * step)
+                         for x, y in points.tolist())
+    return dict(x=[round(x, 4) for x, _ in seen], y=[round(y, 4) for _, y in seen])
 
 
 @explorable(n=Param((2, 3, 5, 15, 30), "Embedding dimension n", default=3),
@@ -131,24 +157,26 @@ def manifold_figure(n=3, seed=0):
                    **line),
         go.Scatter(**_xy(m["x"]), name="spiral x", line=dict(color="#BBB", width=5),
                    showlegend=False, xaxis="x2", yaxis="y2", **line),
-        go.Scatter(**_xy(m["recovered"][ok]), name="recovered exactly (invertible)",
-                   mode="markers", marker=dict(color=COLORS[2], size=4), xaxis="x2", yaxis="y2",
+        go.Scatter(**_runs(m["recovered"], ok), name="recovered exactly (invertible)",
+                   mode="lines", line=dict(color=COLORS[2], width=4), xaxis="x2", yaxis="y2",
                    hoverinfo="skip"),
-        go.Scatter(**_xy(m["recovered"][~ok]), name="collapsed (fewer than 2 active rows)",
+        go.Scatter(**_distinct(m["recovered"][~ok]), name="collapsed (fewer than 2 active rows)",
                    mode="markers", marker=dict(color=COLORS[3], size=5), xaxis="x2",
                    yaxis="y2", hoverinfo="skip")]
     axis = dict(range=[-FRAME, FRAME], zeroline=True, zerolinecolor="#ddd")
     fig = go.Figure(traces)
     fig.update_layout(
-        height=520, margin=dict(t=110),
+        height=520, margin=dict(t=110, l=55, b=91),
         xaxis=dict(axis, domain=[0, 0.47]), yaxis=dict(axis, scaleanchor="x"),
         xaxis2=dict(axis, domain=[0.53, 1]), yaxis2=dict(axis, scaleanchor="x2", anchor="x2"),
         legend=dict(y=-0.08, yanchor="top"),
         title=dict(text=(
             f"n = {n}, seed {seed}: ReLU(T x) invertible on {m['fraction']:.1%} of the spiral"
-            f"<br><sup>average over random T: 1 − (n + 1)/2ⁿ = {m['expected']:.2%}. "
+            f"<br><sup>average over random T: 1 − (n + 1)/2ⁿ = {m['expected']:.2%}.<br>"
             f"Left: T⁺ ReLU(T x) (Figure 1){note}; right: solved on the active rows</sup>")))
-    return fig
+    # Margins fixed at what plotly's automargin settled on for every frame: automargin
+    # measures every tick label again on each switch (and redraws when a margin moves).
+    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
 
 
 def fraction_figure(ns, measured, low, high):

@@ -115,10 +115,14 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
                    name="4σ of the path counts", mode="lines+markers",
                    line=dict(color=COLORS[1], dash="dot")),
     ]
-    grid = dict(range=[-0.5, n - 0.5], showgrid=False, zeroline=False, constrain="domain")
+    # No tick marks on the pixel panels, and the effective field's rows are not labelled
+    # again: both panels have the same rows at the same height (every label and mark is
+    # redrawn on each frame switch).
+    grid = dict(range=[-0.5, n - 0.5], showgrid=False, zeroline=False, constrain="domain",
+                ticks="")
     hole_txt = f", {holes} holes" if holes else ", no holes"
     layout = dict(
-        height=380, margin=dict(t=80, b=45, l=40, r=10),
+        height=380, margin=dict(t=80, b=45, l=40, r=66),
         title=dict(text=(f"{layers} × conv {kernel_size}×{kernel_size}, stride {stride}, "
                          f"dilation {dilation}: r = {rf.size[0]}, S = {rf.stride[0]}, "
                          f"P = {rf.padding[0]}{hole_txt}<br><sup>output unit {pos} of "
@@ -127,14 +131,17 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
         xaxis=dict(grid, domain=[0, 0.3], title="exact field"),
         yaxis=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x"),
         xaxis2=dict(grid, domain=[0.35, 0.65], title="effective field"),
-        yaxis2=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x2"),
+        yaxis2=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x2", showticklabels=False),
         xaxis3=dict(domain=[0.74, 1], range=[-0.3, max(max_layers, layers) + 0.3], dtick=1,
                     title="layers"),
         yaxis3=dict(range=[0, n], anchor="x3", title="pixels"),
         legend=dict(x=0.76, y=0.98, xanchor="left", yanchor="top", orientation="v",
                     bgcolor="rgba(255,255,255,0.8)"),
     )
-    return go.Figure(data=data, layout=layout)
+    fig = go.Figure(data=data, layout=layout)
+    # Margins fixed at what plotly's automargin settled on for every frame: automargin
+    # measures every tick label again on each switch (and redraws when a margin moves).
+    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
 
 
 @lru_cache(maxsize=None)

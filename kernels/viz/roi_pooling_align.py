@@ -103,22 +103,29 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title):
                    texttemplate="%{text}", textfont=dict(size=10),
                    hovertemplate="dL/dx[%{y:.0f}, %{x:.0f}] = %{z}<extra></extra>"),
     ])
-    square = dict(showgrid=False, zeroline=False, constrain="domain")
+    # Every label and tick mark is drawn again on each frame switch, so: no tick marks (the
+    # cells are the grid), labels only at the map's cell edges 0..8, and the gradient panel
+    # the same size and range as the map, so its rows line up with the map's row labels.
+    square = dict(showgrid=False, zeroline=False, constrain="domain", ticks="")
+    cells = list(range(SIZE + 1))
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)), height=460,
-        margin=dict(l=30, r=10, t=90, b=40),
+        margin=dict(l=30, r=10, t=90, b=77),
         legend=dict(orientation="h", y=-0.12, yanchor="top", x=0),
-        xaxis=dict(square, domain=[0, 0.44], range=RANGE, dtick=1),
-        yaxis=dict(square, range=RANGE[::-1], dtick=1, scaleanchor="x"),
-        xaxis2=dict(square, domain=[0.48, 0.62], range=[-0.5, 2.5], anchor="y2",
+        xaxis=dict(square, domain=[0, 0.4], range=RANGE, tickvals=cells),
+        yaxis=dict(square, range=RANGE[::-1], tickvals=cells, scaleanchor="x"),
+        xaxis2=dict(square, domain=[0.43, 0.57], range=[-0.5, 2.5], anchor="y2",
                     title=f"output y ({ph}×{pw})", tickvals=list(range(pw))),
         yaxis2=dict(square, range=[2.5, -0.5], anchor="x2", scaleanchor="x2",
                     tickvals=list(range(ph))),
-        xaxis3=dict(square, domain=[0.66, 1], range=[0, SIZE], anchor="y3", dtick=1,
+        xaxis3=dict(square, domain=[0.6, 1], range=RANGE, anchor="y3", tickvals=cells,
                     title=grad_title),
-        yaxis3=dict(square, range=[SIZE, 0], anchor="x3", scaleanchor="x3", dtick=1),
+        yaxis3=dict(square, range=RANGE[::-1], anchor="x3", scaleanchor="x3",
+                    showticklabels=False),
     )
-    return fig
+    # Margins fixed at what plotly's automargin settled on for every frame: automargin
+    # measures every tick label again on each switch (and redraws when a margin moves).
+    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
 
 
 # RoI Pool's sliders: coordinates on exact halves (C's round sends them away from zero), the

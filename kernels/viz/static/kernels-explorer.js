@@ -3,6 +3,10 @@
  * Each <div class="kx-explorer"> holds its controls, a plot area and a JSON payload
  * (see kernels/viz/_frames.py): a base figure, a pool of distinct values and, per grid point,
  * the trace count plus [path, poolIndex] edits (-1 deletes the key). No Python runs here.
+ *
+ * Dark mode: when the page defines window.kxTheme (kernels-theme.js), every figure goes through
+ * kxTheme.apply(fig) just before Plotly.react, and the current frame is drawn again when the
+ * page's theme changes (kxTheme.onChange).
  */
 (function () {
   "use strict";
@@ -63,19 +67,26 @@
     var inputs = payload.controls.map(function (c) {
       return root.querySelector('[data-param="' + c.name + '"]');
     });
+    var readouts = inputs.map(function (input) {
+      return input.parentNode.querySelector("output");
+    });
     var current = -1;
 
-    function draw() {
+    // force: draw the current frame again (the page's theme changed)
+    function draw(force) {
+      var t0 = performance.now();
       var index = payload.frames.length ? frameIndex(payload, inputs) : -1;
-      if (index === current && plot.data) return;
+      if (index === current && plot.data && force !== true) return;
       current = index;
       var fig = index < 0 ? clone(payload.base) : buildFigure(payload, index);
       if (index < 0) allowTickLabelOverflow(fig.layout);
-      inputs.forEach(function (input, k) {
-        var out = input.parentNode.querySelector("output");
-        if (out) out.textContent = payload.controls[k].labels[Number(input.value)];
+      if (window.kxTheme) fig = window.kxTheme.apply(fig);
+      // Only the moved control's readout changes; writing the others again (even the same
+      // text) would make the browser lay out the page again when plotly next measures a label.
+      readouts.forEach(function (out, k) {
+        var text = payload.controls[k].labels[Number(inputs[k].value)];
+        if (out && out.textContent !== text) out.textContent = text;
       });
-      var t0 = performance.now();
       // The config goes with the first draw only: given again, Plotly.react rebuilds the plot's
       // context, which looks for a <base> element through the whole page (9 ms per switch on a
       // long chapter) and compares the old and new config.
@@ -93,6 +104,9 @@
       input.addEventListener("change", draw);
     });
     root.kxDraw = draw;  // lets tests and the benchmark drive a switch directly
+    if (window.kxTheme && window.kxTheme.onChange) {
+      window.kxTheme.onChange(function () { draw(true); });
+    }
     draw();
   }
 
