@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -460,10 +461,21 @@ def present_in_lab(b, url: str, token: str, path: str, slides: int) -> tuple[dic
     loaded = {e["name"] for e in config.get("federated_extensions", [])}
     assert "jupyterlab-myst-revealjs" in loaded, \
         f"the lab lacks jupyterlab-myst-revealjs (requirements.txt pins it): {sorted(loaded)}"
+    # once the notebook has settled: its kernel started and idle
+    page.wait_for_function("() => /\\| Idle/.test("
+                           "document.querySelector('.jp-StatusBar-Widget')?.innerText ?? '')")
     page.locator(".jp-NotebookPanel-toolbar [title='Open as Slideshow']").first.click()
-    page.wait_for_function("n => document.querySelectorAll('.reveal .slides > section').length"
-                           " === n && document.querySelector('.reveal section.present div.myst')",
-                           arg=slides)
+    # It re-renders its slides while the notebook settles (kernel start, widget state): wait
+    # until it shows the expected slides, MyST and code cells, unchanged over a second.
+    seen, steady, deadline = None, 0, time.monotonic() + 90
+    while steady < 3:
+        state = page.evaluate(SLIDESHOW_JS)
+        ready = state["stacks"] == slides and state["myst"] and state["code"] and state["present"]
+        steady = steady + 1 if ready and state == seen else 0
+        seen = state
+        if time.monotonic() > deadline:
+            pytest.fail(f"the slideshow did not settle on {slides} slides: {state}")
+        page.wait_for_timeout(500)
     first = page.evaluate(SLIDESHOW_JS)
     page.locator(".reveal").first.click(position={"x": 300, "y": 300})
     page.keyboard.press("ArrowRight")
@@ -473,13 +485,14 @@ def present_in_lab(b, url: str, token: str, path: str, slides: int) -> tuple[dic
 
 
 @pytest.mark.browser
-def test_a_marked_chapter_is_presented_live_in_the_lab(tmp_path):
+def test_a_marked_chapter_is_presented_live_in_the_lab(decks, tmp_path):
     """`make lab` serving a copy of the book whose chapter was marked by ``mark-chapters``:
     "Open as Slideshow" cuts it at the marks (one slide per mark, plus the title), renders its
     MyST, shows live code cells, the arrow key moves on, and nothing is requested off-site."""
     from test_lab import start_lab
 
-    with start_lab(tmp_path) as (url, token, served), browser() as b:
+    b = decks[1]  # the module's one Chromium
+    with start_lab(tmp_path) as (url, token, served):
         chapter = served / "book" / "tensor_numpy.md"
         assert slide_marks.mark_files([chapter]) == [chapter]
         marks = [c for c in jupytext.read(chapter).cells if "slideshow" in c.metadata]
