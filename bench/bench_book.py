@@ -59,9 +59,13 @@ def page_sizes(site: Path = SITE) -> dict[str, float]:
 # Between two switches the page renders once (a frame, not timed), as it does between two moves
 # of a slider: a reader cannot move it twice within one frame, and without the pause each
 # switch would also pay the layout of the previous frame's drawing.
+# The walk's generator is a 32-bit LCG in integer arithmetic, read from its high bits: in floats
+# (s * 1103515245 passes 2**53) and read from its low bits, it cycled through a handful of
+# frames (on the receptive-field page, only Layers 1 <-> 2 was ever measured).
 SWITCH_JS = """async ([n, seed]) => {
   const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
-  let s = seed; const rand = k => { s = (s * 1103515245 + 12345) % 2147483648; return s % k; };
+  let s = seed >>> 0;
+  const rand = k => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return (s >>> 16) % k; };
   const times = [];
   for (const root of document.querySelectorAll('.kx-explorer')) {
     const inputs = [...root.querySelectorAll('[data-param]')];

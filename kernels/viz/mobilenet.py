@@ -93,9 +93,10 @@ def cost_figure(network="v1", width_mult=1.0, resolution=224):
         f"MobileNet {network}, α = {width_mult}, {resolution}×{resolution}: "
         f"{c['total_macs'] / 1e6:.1f} M multiply-adds, {c['total_params'] / 1e6:.2f} M parameters"
         f"<br><sup>{peak}</sup>")))
-    # Margins fixed at what plotly's automargin settled on for every frame: automargin
-    # measures every tick label again on each switch (and redraws when a margin moves).
-    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
+    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
+    # x labels: automargin and the automatic label angle measure every tick label again
+    # on each switch (and automargin redraws when a margin moves).
+    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
 
 
 @lru_cache(maxsize=None)
@@ -174,9 +175,10 @@ def manifold_figure(n=3, seed=0):
             f"n = {n}, seed {seed}: ReLU(T x) invertible on {m['fraction']:.1%} of the spiral"
             f"<br><sup>average over random T: 1 − (n + 1)/2ⁿ = {m['expected']:.2%}.<br>"
             f"Left: T⁺ ReLU(T x) (Figure 1){note}; right: solved on the active rows</sup>")))
-    # Margins fixed at what plotly's automargin settled on for every frame: automargin
-    # measures every tick label again on each switch (and redraws when a margin moves).
-    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
+    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
+    # x labels: automargin and the automatic label angle measure every tick label again
+    # on each switch (and automargin redraws when a margin moves).
+    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
 
 
 def fraction_figure(ns, measured, low, high):

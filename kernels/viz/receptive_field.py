@@ -139,9 +139,10 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
                     bgcolor="rgba(255,255,255,0.8)"),
     )
     fig = go.Figure(data=data, layout=layout)
-    # Margins fixed at what plotly's automargin settled on for every frame: automargin
-    # measures every tick label again on each switch (and redraws when a margin moves).
-    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
+    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
+    # x labels: automargin and the automatic label angle measure every tick label again
+    # on each switch (and automargin redraws when a margin moves).
+    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
 
 
 @lru_cache(maxsize=None)

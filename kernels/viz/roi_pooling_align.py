@@ -123,9 +123,10 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title):
         yaxis3=dict(square, range=RANGE[::-1], anchor="x3", scaleanchor="x3",
                     showticklabels=False),
     )
-    # Margins fixed at what plotly's automargin settled on for every frame: automargin
-    # measures every tick label again on each switch (and redraws when a margin moves).
-    return fig.update_xaxes(automargin=False).update_yaxes(automargin=False)
+    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
+    # x labels: automargin and the automatic label angle measure every tick label again
+    # on each switch (and automargin redraws when a margin moves).
+    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
 
 
 # RoI Pool's sliders: coordinates on exact halves (C's round sends them away from zero), the
