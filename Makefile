@@ -10,7 +10,7 @@ BOOK   ?= .
 JB_FLAGS := --warningiserror --nitpick --keep-going
 CHAPTERS := $(wildcard book/*.md)
 
-.PHONY: html test test-fast fuzz serve lab bench notebooks clean
+.PHONY: html slides test test-fast fuzz serve lab bench notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,19 @@ $(NPM_STAMP): package.json package-lock.json
 # failing cell, a Sphinx warning or a broken reference.
 html: $(STAMP) $(NPM_STAMP)
 	$(BIN)/jupyter-book build $(BOOK) $(JB_FLAGS)
-	@echo "Built $(BOOK)/$(SITE)/index.html"
+	$(BIN)/python book/_ext/slides.py build $(BOOK)/$(SITE)
+	@echo "Built $(BOOK)/$(SITE)/index.html and its slide decks in $(BOOK)/$(SITE)/slides/"
 
-# Everything: kernels against references, live explorers, and the built site in Chromium.
+# One reveal.js deck per chapter, cut from the built pages (book/_ext/slides.py): titles, prose,
+# equations and every Explorer, no code; at _build/html/slides/<chapter>.html, linked by a
+# "Slides" button on each chapter page, offline (reveal.js copied from the sphinx-revealjs
+# package). Fails on a missing chapter page, a page without sections, an off-site load.
+# `make html` builds them with the pages (the site serves them); this target names that step.
+slides: html
+	@ls $(BOOK)/$(SITE)/slides/*.html
+
+# Everything: kernels against references, live explorers, and the built site and its slide
+# decks in Chromium.
 test: html
 	$(BIN)/python -m pytest
 
@@ -78,7 +88,7 @@ bench: html
 # the address is written): Colab has only the .ipynb, so the install spec must be inside it.
 notebooks: $(STAMP)
 	$(BIN)/python book/_ext/launch.py
-	$(BIN)/jupytext --to ipynb $(CHAPTERS)
+	$(BIN)/jupytext --update --to ipynb $(CHAPTERS)  # --update keeps the cells' ids
 
 clean:
 	rm -rf _build

@@ -14,8 +14,9 @@ from site_server import SITE, PageLog, browser, serve
 
 pytestmark = pytest.mark.browser
 
+# the book's pages; the slide decks cut from them (slides/) have their own tests (test_slides.py)
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")
-               if "_static" not in p.parts and "_sources" not in p.parts)
+               if not {"_static", "_sources", "slides"} & set(p.parts))
 EXPLORER_PAGES = [p for p in PAGES if "kx-explorer" in (SITE / p).read_text(encoding="utf-8")]
 
 
