@@ -129,13 +129,13 @@ def test_static_figures_draw_their_inputs():
 
 def test_live_explorers_redraw_from_kernels():
     ex = Explorer(V.manifold_figure)
-    before = ex.figure.data[1]
+    before = ex.figure
     ex.controls["n"].value = 30
     x = kernels.spiral(V.SPIRAL_POINTS)
     got = torch.tensor([list(ex.figure.data[1].x), list(ex.figure.data[1].y)]).T
     torch.testing.assert_close(got.double(), kernels.relu_roundtrip(x, 30, 0), rtol=0, atol=1e-4)
     assert len(ex.figure.data[4].x) == 0  # n = 30: nothing collapses on this spiral
-    assert ex.figure.data[1] is before  # one FigureWidget, updated in place
+    assert ex.figure is before  # one live figure, updated in place
     ex = Explorer(V.cost_figure)
     ex.controls["network"].value = "v2"
     memory = kernels.peak_activation_memory(meta("v2", 1.0), 224)
