@@ -140,4 +140,5 @@ def test_live_explorers_redraw_from_kernels():
     ex.controls["network"].value = "v2"
     memory = kernels.peak_activation_memory(meta("v2", 1.0), 224)
     assert len(ex.figure.data[2].y) == len(memory.operators)
-    assert math.isclose(sum(ex.figure.data[0].y) * 1e6, 300_774_272, rel_tol=1e-4)  # drawn values: 5 significant digits
+    # drawn values carry 5 significant digits
+    assert math.isclose(sum(ex.figure.data[0].y) * 1e6, 300_774_272, rel_tol=1e-4)
