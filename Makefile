@@ -29,10 +29,12 @@ $(NPM_STAMP): package.json package-lock.json
 
 # Executes every chapter (cached; the cache is wiped when kernels/ changes) and fails on a
 # failing cell, a Sphinx warning or a broken reference.
+# SLIDES=0: the pages only, without the slide decks (the tests' tiny one-section books).
+SLIDES ?= 1
 html: $(STAMP) $(NPM_STAMP)
 	$(BIN)/jupyter-book build $(BOOK) $(JB_FLAGS)
-	$(BIN)/python book/_ext/slides.py build $(BOOK)/$(SITE)
-	@echo "Built $(BOOK)/$(SITE)/index.html and its slide decks in $(BOOK)/$(SITE)/slides/"
+	$(if $(filter 1,$(SLIDES)),$(BIN)/python book/_ext/slides.py build $(BOOK)/$(SITE))
+	@echo "Built $(BOOK)/$(SITE)/index.html$(if $(filter 1,$(SLIDES)), and slides/)"
 
 # One reveal.js deck per chapter, cut from the built pages (book/_ext/slides.py): titles, prose,
 # equations and every Explorer, no code; at _build/html/slides/<chapter>.html, linked by a

@@ -50,7 +50,7 @@ def tiny_book(tmp_path, code, text):
 def build_tiny_book(tmp_path, code="print(1 + 1)", text="Fine."):
     """The tiny book built with the Makefile's own flags."""
     tiny_book(tmp_path, code, text)
-    return subprocess.run(["make", "-s", "-C", str(ROOT), "html", f"BOOK={tmp_path}"],
+    return subprocess.run(["make", "-s", "-C", str(ROOT), "html", f"BOOK={tmp_path}", "SLIDES=0"],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -162,7 +162,7 @@ def test_launch_buttons_show_only_with_a_repository_address(tmp_path, url):
     tiny_book(tmp_path, "print(1)", "Fine.")
     cfg = tmp_path / "_config.yml"
     cfg.write_text(cfg.read_text().replace('url: ""', f"url: {url}" if url else 'url: ""'))
-    result = subprocess.run(["make", "-s", "-C", str(ROOT), "html", f"BOOK={tmp_path}"],
+    result = subprocess.run(["make", "-s", "-C", str(ROOT), "html", f"BOOK={tmp_path}", "SLIDES=0"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (tmp_path / "_build" / "html" / "book" / "index.html").read_text()

@@ -17,8 +17,9 @@ from site_server import SITE, PageLog, browser, serve
 
 pytestmark = pytest.mark.browser
 
+# the book's pages (the slide decks in slides/ have no theme switch: reveal.js's light theme)
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")
-               if "_static" not in p.parts and "_sources" not in p.parts)
+               if not {"_static", "_sources", "slides"} & set(p.parts))
 EXPLORER_PAGES = [p for p in PAGES if "kx-explorer" in (SITE / p).read_text(encoding="utf-8")]
 ENOUGH = 3.0  # WCAG 1.4.11: graphical objects need 3:1
 SLACK = 0.97  # colours are rounded to 8-bit channels on the way

@@ -300,15 +300,26 @@ def headings(md: str) -> list[str]:
             if t.type == "heading_open" and t.level == 0 and t.tag in ("h1", "h2", "h3")]
 
 
+# the marks as mark-chapters writes them (stripped to get a chapter's unmarked text)
+SLIDE_MARK = re.compile(r'^\+\+\+ \{"slideshow": \{"slide_type": "(?:sub)?slide"\}\}\n\n', re.M)
+SKIP_MARK = re.compile(r"^:slideshow: \{slide_type: skip\}\n", re.M)
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_marks_of_each_chapter_survive_a_jupytext_round_trip(tmp_path, name):
-    """On a copy: one mark per heading but the first, the same cells' text, and the marks read
-    back unchanged from the notebook jupytext writes (as `make notebooks` does)."""
+    """The chapter as committed carries exactly the marks ``mark-chapters`` writes: with them
+    stripped, marking gives the committed text back; one mark per heading but the first, the
+    same cells' text, and the marks read back unchanged from the notebook jupytext writes (as
+    `make notebooks` does). A chapter edited without re-marking fails here."""
+    committed = (ROOT / "book" / f"{name}.md").read_text(encoding="utf-8")
+    assert slide_marks.mark_files([ROOT / "book" / f"{name}.md"], check=True) == []
     copy = tmp_path / f"{name}.md"
-    copy.write_text((ROOT / "book" / f"{name}.md").read_text(encoding="utf-8"), encoding="utf-8")
+    copy.write_text(SKIP_MARK.sub("", SLIDE_MARK.sub("", committed)), encoding="utf-8")
     original = jupytext.read(copy)
     assert slide_marks.mark_files([copy]) == [copy]
+    assert copy.read_text(encoding="utf-8") == committed
     assert slide_marks.mark_files([copy], check=True) == []
+    assert slide_marks.mark_files([copy]) == []  # marking twice changes nothing
     marked = jupytext.read(copy)
     types = [c.metadata["slideshow"]["slide_type"] for c in marked.cells
              if c.cell_type == "markdown" and "slideshow" in c.metadata]
