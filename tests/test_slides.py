@@ -459,12 +459,20 @@ SLIDESHOW_JS = """() => ({
     code: document.querySelectorAll('.reveal .jp-CodeCell').length})"""
 
 
-def present_in_lab(b, url: str, token: str, path: str, slides: int) -> tuple[dict, dict, PageLog]:
-    """Open ``path`` in the lab, press "Open as Slideshow" (jupyterlab-myst-revealjs) and wait
-    for its ``slides`` slides (it adds them as it renders): the slideshow's state on its first
-    slide and after one arrow key, and the request log."""
+def present_in_lab(b, url: str, token: str, path: str, slides: int):
+    """Open ``path`` in the lab, Run All (as a teacher does before presenting), press "Open as
+    Slideshow" (jupyterlab-myst-revealjs) and wait for its ``slides`` slides (it adds them as it
+    renders): the slideshow's state on its first slide and after one arrow key, the request log,
+    the page, and the page errors that are the known upstream race below."""
+    from test_lab import run_all_cells
     page = b.new_context(viewport=PROJECTOR).new_page()
     log = PageLog(page, url)
+    # JupyterLab 4.6's cell toolbar reads `inputArea.renderedInput`, which a Markdown cell
+    # rendered by jupyterlab-myst lacks: an upstream race (now and then after Run All, in the
+    # notebook, not the slideshow), told apart by its stack and left out of log.errors below.
+    known = []
+    page.on("pageerror", lambda e: "_markdownOverlapsToolbar" in (e.stack or "")
+            and known.append(f"uncaught: {e}"))
     page.set_default_timeout(120_000)
     page.goto(f"{url}/lab/tree/{path}?reset&token={token}", wait_until="load")
     page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
@@ -472,9 +480,12 @@ def present_in_lab(b, url: str, token: str, path: str, slides: int) -> tuple[dic
     loaded = {e["name"] for e in config.get("federated_extensions", [])}
     assert "jupyterlab-myst-revealjs" in loaded, \
         f"the lab lacks jupyterlab-myst-revealjs (requirements.txt pins it): {sorted(loaded)}"
-    # once the notebook has settled: its kernel started and idle
-    page.wait_for_function("() => /\\| Idle/.test("
-                           "document.querySelector('.jp-StatusBar-Widget')?.innerText ?? '')")
+    run_all_cells(page)  # once the kernel has started
+    # Run All done: the Explorer drew its figure, every shown prompt has its count, kernel idle
+    page.wait_for_function(f"() => ({PLOT_DATA_JS})('.jp-NotebookPanel') !== null")
+    page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+        .every(p => !p.textContent.trim() || /\\[\\d+\\]/.test(p.textContent))
+        && /\\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')?.innerText ?? '')""")
     page.locator(".jp-NotebookPanel-toolbar [title='Open as Slideshow']").first.click()
     # It re-renders its slides while the notebook settles (kernel start, widget state): wait
     # until it shows the expected slides, MyST and code cells, unchanged over a second.
@@ -492,25 +503,70 @@ def present_in_lab(b, url: str, token: str, path: str, slides: int) -> tuple[dic
     page.keyboard.press("ArrowRight")
     page.wait_for_function("t => document.querySelector('.reveal .slides section.present')"
                            "?.innerText.slice(0, 80) !== t", arg=first["present"])
-    return first, page.evaluate(SLIDESHOW_JS), log
+    return first, page.evaluate(SLIDESHOW_JS), log, page, known
+
+
+# The traces of the first plotly figure drawn under ``root`` (a CSS selector), or null.
+PLOT_DATA_JS = """root => {
+    const div = document.querySelector(`${root} .js-plotly-plot`);
+    return div && div.data?.length ? JSON.stringify(div.data.map(t => [t.x, t.y, t.z, t.text]))
+                                   : null;
+}"""
+
+
+def move_a_slider_on_a_slide(page, max_slides: int) -> None:
+    """Go to the first slide holding a live Explorer, change its first control with the mouse
+    (arrow keys belong to reveal.js there) and wait for its figure to redraw."""
+    present = ".reveal .slides section.present"
+    for _ in range(max_slides):
+        if page.evaluate(PLOT_DATA_JS, present) is not None:
+            break
+        if page.evaluate("p => !document.querySelector(p).nextElementSibling", present):
+            break
+        title = page.evaluate(SLIDESHOW_JS)["present"]
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("t => document.querySelector('.reveal .slides section.present')"
+                               "?.innerText.slice(0, 80) !== t", arg=title)
+        page.wait_for_timeout(300)  # the slide transition
+    if page.evaluate(PLOT_DATA_JS, present) is None:
+        waiting = page.locator(".reveal .jp-OutputArea-output", has_text="Loading widget").count()
+        pytest.fail(f"no slide shows a live Explorer's figure ({waiting} outputs still "
+                    "\"Loading widget...\": the slideshow's outputs have no widget manager)")
+    before = page.evaluate(PLOT_DATA_JS, present)
+    select = page.locator(f"{present} .jp-OutputArea select")
+    if select.count():
+        n = select.first.evaluate("e => e.options.length")
+        i = select.first.evaluate("e => e.selectedIndex")
+        select.first.select_option(index=(i + 1) % n)
+    else:  # click the slider's track at the far end from its handle
+        track = page.locator(f"{present} .jp-OutputArea .widget-slider .noUi-target").first
+        handle = track.locator(".noUi-handle")
+        at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        box = track.bounding_box()
+        track.click(position={"x": 2 if at_end else box["width"] - 2, "y": box["height"] / 2})
+    page.wait_for_function(f"b => ({PLOT_DATA_JS})('{present}') !== b", arg=before,
+                           timeout=30_000)
 
 
 @pytest.mark.browser
 def test_a_marked_chapter_is_presented_live_in_the_lab(decks, tmp_path):
-    """`make lab` serving a copy of the book whose chapter was marked by ``mark-chapters``:
+    """`make lab` serving a copy of the book, whose chapters carry ``mark-chapters``' marks:
     "Open as Slideshow" cuts it at the marks (one slide per mark, plus the title), renders its
-    MyST, shows live code cells, the arrow key moves on, and nothing is requested off-site."""
+    MyST, shows live code cells, the arrow key moves on, a live Explorer on a slide redraws its
+    figure when its control moves, and nothing is requested off-site."""
     from test_lab import start_lab
 
     b = decks[1]  # the module's one Chromium
     with start_lab(tmp_path) as (url, token, served):
         chapter = served / "book" / "tensor_numpy.md"
-        assert slide_marks.mark_files([chapter]) == [chapter]
+        assert slide_marks.mark_files([chapter], check=True) == []  # already marked
         marks = [c for c in jupytext.read(chapter).cells if "slideshow" in c.metadata]
         slides = sum(c.metadata["slideshow"]["slide_type"] == "slide" for c in marks) + 1
-        first, second, log = present_in_lab(b, url, token, "book/tensor_numpy.md", slides)
+        first, second, log, page, known = present_in_lab(b, url, token, "book/tensor_numpy.md",
+                                                         slides)
         assert first["myst"] > 0 and first["code"] > 0
         assert "Setup for Colab" not in first["present"]  # the removed setup cell is skipped
         assert second["present"] != first["present"]
+        move_a_slider_on_a_slide(page, slides)
         assert log.outside == [], f"requested off-site: {log.outside}"
-        assert log.errors == [], log.errors
+        assert [e for e in log.errors if e not in known] == [], log.errors
