@@ -80,7 +80,8 @@ lab: $(STAMP) $(LAB_SETTINGS)
 	  --ServerApp.port_retries=0 --ServerApp.root_dir="$(LAB_DIR)" \
 	  $(if $(LAB_TOKEN),--IdentityProvider.token=$(LAB_TOKEN)) \
 	  $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True) \
-	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  --LabApp.extra_labextensions_path="$(CURDIR)/binder/labextensions"
 
 bench: html
 	$(BIN)/python bench/run_all.py
