@@ -412,9 +412,11 @@ def test_on_change_and_jupyterlab_themes(site):
                          "error": "TypeError"}
         # "auto" (the theme's default mode) before its script resolves it: the system decides
         page.evaluate("document.documentElement.dataset.theme = 'auto'")
+        # (the theme's own listener may resolve "auto" to the new scheme a moment later: wait)
         for scheme in ("dark", "light"):
             page.emulate_media(color_scheme=scheme)
-            assert page.evaluate("kxTheme.isDark()") is (scheme == "dark")
+            page.wait_for_function(f"kxTheme.isDark() === {str(scheme == 'dark').lower()}",
+                                   timeout=5000)
         assert log.errors == []
     finally:
         page.context.close()

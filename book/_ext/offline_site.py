@@ -147,6 +147,7 @@ def _on_page_context(app, pagename, templatename, context, doctree):
         app.add_js_file(PLOTLY_FILE, priority=400, defer="defer")
         if (package_dir("kernels") / "viz" / "static" / "kernels-theme.js").exists():
             app.add_js_file("kernels-theme.js", priority=440, defer="defer")  # dark mode
+        app.add_js_file("kernels-frames.js", priority=445, defer="defer")  # frame builder
         app.add_js_file("kernels-explorer.js", priority=450, defer="defer")
     if "kx-check" in body:  # self-check questions (kernels/viz/self_check.py)
         app.add_js_file("kernels-self-check.js", priority=460, defer="defer")

@@ -12,43 +12,10 @@
   "use strict";
   var CONFIG = {responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 
-  function clone(value) {
-    return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
-  }
-
-  // plotly.js's default ticklabeloverflow ("hide past div") measures every tick label of an
-  // axis once per label (quadratic: a tenth of a redraw on the RoI page) to hide labels that
-  // stick out of the plot's div. No label of the book's figures does (checked over their
-  // frames), so "allow" draws the same picture; a figure that sets the key keeps its choice.
-  function allowTickLabelOverflow(layout) {
-    if (!layout) return;
-    if (!layout.xaxis) layout.xaxis = {};
-    if (!layout.yaxis) layout.yaxis = {};
-    Object.keys(layout).forEach(function (key) {
-      if (/^[xy]axis\d*$/.test(key) && layout[key] && layout[key].ticklabeloverflow === undefined) {
-        layout[key].ticklabeloverflow = "allow";
-      }
-    });
-  }
-
+  // one frame = base + that frame's edits (kernels-frames.js, shared with the live widget)
   function buildFigure(payload, frameIndex) {
-    var fig = clone(payload.base);
-    var frame = payload.frames[frameIndex];
-    var data = fig.data || [];
-    data.length = frame[0];
-    fig.data = data;
-    frame[1].forEach(function (edit) {
-      var path = edit[0], node = fig;
-      for (var i = 0; i < path.length - 1; i++) {
-        if (node[path[i]] === undefined || node[path[i]] === null) node[path[i]] = {};
-        node = node[path[i]];
-      }
-      var key = path[path.length - 1];
-      if (edit[1] < 0) delete node[key]; else node[key] = clone(payload.pool[edit[1]]);
-    });
-    for (var t = 0; t < fig.data.length; t++) if (!fig.data[t]) fig.data[t] = {};
-    allowTickLabelOverflow(fig.layout);
-    return fig;
+    return window.kxFrames.apply(payload.base, payload.pool,
+                                 frameIndex < 0 ? undefined : payload.frames[frameIndex]);
   }
 
   function frameIndex(payload, inputs) {
@@ -78,8 +45,7 @@
       var index = payload.frames.length ? frameIndex(payload, inputs) : -1;
       if (index === current && plot.data && force !== true) return;
       current = index;
-      var fig = index < 0 ? clone(payload.base) : buildFigure(payload, index);
-      if (index < 0) allowTickLabelOverflow(fig.layout);
+      var fig = buildFigure(payload, index);
       if (window.kxTheme) fig = window.kxTheme.apply(fig);
       // Only the moved control's readout changes; writing the others again (even the same
       // text) would make the browser lay out the page again when plotly next measures a label.
@@ -111,8 +77,9 @@
   }
 
   function initAll() {
-    if (!window.Plotly) {
-      console.error("kernels-explorer: plotly.js is not loaded on this page");
+    if (!window.Plotly || !window.kxFrames) {
+      console.error("kernels-explorer: " + (window.Plotly ? "kernels-frames.js" : "plotly.js") +
+                    " is not loaded on this page");
       return;
     }
     document.querySelectorAll(".kx-explorer").forEach(init);

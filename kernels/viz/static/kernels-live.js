@@ -14,44 +14,6 @@ var KX_CONFIG = {responsive: true, displaylogo: false,
                  modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 var KX_NOTE = "Interactive figure: run the cell to bring the sliders and the figure back.";
 
-function kxClone(value) {
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
-}
-
-// plotly.js's default ticklabeloverflow measures every tick label once per label (see
-// kernels-explorer.js): "allow" draws the same picture for the book's figures, faster.
-function kxAllowTickLabelOverflow(layout) {
-  if (!layout.xaxis) layout.xaxis = {};
-  if (!layout.yaxis) layout.yaxis = {};
-  Object.keys(layout).forEach(function (key) {
-    if (/^[xy]axis\d*$/.test(key) && layout[key] && layout[key].ticklabeloverflow === undefined) {
-      layout[key].ticklabeloverflow = "allow";
-    }
-  });
-}
-
-// base + patch -> figure (the twin of _frames.apply_frame and of kernels-explorer.js).
-function kxFigure(base, patch) {
-  var fig = kxClone(base) || {};
-  var frame = (patch && patch.frame) || [(fig.data || []).length, []];
-  var data = fig.data || [];
-  data.length = frame[0];
-  fig.data = data;
-  frame[1].forEach(function (edit) {
-    var path = edit[0], node = fig;
-    for (var i = 0; i < path.length - 1; i++) {
-      if (node[path[i]] === undefined || node[path[i]] === null) node[path[i]] = {};
-      node = node[path[i]];
-    }
-    var key = path[path.length - 1];
-    if (edit[1] < 0) delete node[key]; else node[key] = kxClone(patch.pool[edit[1]]);
-  });
-  for (var t = 0; t < fig.data.length; t++) if (!fig.data[t]) fig.data[t] = {};
-  fig.layout = fig.layout || {};
-  kxAllowTickLabelOverflow(fig.layout);
-  return fig;
-}
-
 function kxLibrary() {
   if (!window.kxPlotlyLibrary) {
     var lib = {page: Math.random().toString(36).slice(2) + Date.now().toString(36)};
@@ -106,7 +68,8 @@ function render({ model, el }) {
     if (busy) { again = true; return; }
     busy = true;
     var Plotly = window.Plotly;
-    var fig = kxFigure(model.get("base"), model.get("patch"));
+    var patch = model.get("patch") || {};  // base + patch: kernels-frames.js, as on the site
+    var fig = window.kxFrames.apply(model.get("base"), patch.pool || [], patch.frame);
     fig = window.kxTheme ? window.kxTheme.apply(fig) : fig;
     var t0 = performance.now();
     // The config goes with the first draw only (given again, Plotly.react rebuilds the plot's
