@@ -15,7 +15,7 @@ before/after table made the same way on the same machine in the same run).
   ``Plotly.react`` done) over many random changes on every explorer; on a site with the hook,
   the same switches again in the dark theme (``dark med``);
 * live recompute: every chapter's code run in-process in live mode; each explorer is driven
-  through random single-control changes, timing figure function + FigureWidget update.
+  through random single-control changes, timing figure function + live figure update.
 """
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def site_table(site: Path) -> None:
 
 def live_recompute(n_changes=40) -> dict[str, list[float]]:
     """Move random controls of every Explorer each chapter declares (kernels/viz/<chapter>.py)
-    and time each redraw of its FigureWidget."""
+    and time each redraw of its live figure."""
     import importlib.util
 
     from kernels.viz import Explorer, declared

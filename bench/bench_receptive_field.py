@@ -7,7 +7,7 @@ Run: ``python bench/bench_receptive_field.py [--repeats 7]``. Prints median time
   ResNet-50: well under a second;
 * ``kernels.empirical_receptive_field`` (autograd on a float64 copy) on thin copies;
 * every explorer of ``book/receptive_field.md``: the figure function alone, and a full live
-  update (figure function + copy into the FigureWidget), over every slider position. Target:
+  update (figure function + patch sent to the live figure), over every slider position. Target:
   median <= 30 ms.
 
 The machine is shared: timings of small ops swing when other processes hold the cores, so
@@ -63,7 +63,7 @@ def main():
     print(f"{'field_figure (figure only)':<34}{statistics.median(figure_times):>10.1f}"
           f"{max(figure_times):>8.1f}")
     ex = Explorer(V.field_figure)
-    ex.figure  # build the FigureWidget once, as a live page does
+    ex.figure  # build the live figure once, as a live page does
     live = []
     for p in combos:
         ex.values.update(p)

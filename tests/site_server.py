@@ -82,3 +82,20 @@ class PageLog:
         """Bytes of every response body the page received (the server sends no compression)."""
         return sum(r.sizes()["responseBodySize"] for r in self.finished)
 
+
+
+def require_site(site: Path = SITE) -> None:
+    """Fail (not skip) when the site to test is missing: a browser test must never pass vacuously."""
+    import pytest
+
+    if not (site / "index.html").exists():
+        pytest.fail("the site is not built: run `make html` (or `make test`, which builds it)")
+
+
+def open_page(url: str, b, path: str, viewport: dict | None = None):
+    """``path`` of the site at ``url`` in its own browser context (a cold cache, as on a reader's
+    first visit), loaded; returns the page and its :class:`PageLog`."""
+    page = b.new_context(**({"viewport": viewport} if viewport else {})).new_page()
+    log = PageLog(page, url)
+    page.goto(f"{url}/{path}", wait_until="load")
+    return page, log

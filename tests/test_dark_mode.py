@@ -13,7 +13,8 @@ import re
 
 import pytest
 
-from site_server import SITE, PageLog, browser, serve
+import site_server
+from site_server import SITE, browser, require_site, serve
 
 pytestmark = pytest.mark.browser
 
@@ -33,17 +34,13 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def site(chromium):
-    if not (SITE / "index.html").exists():
-        pytest.fail("the site is not built: run `make html` (or `make test`, which builds it)")
+    require_site()
     with serve() as url:
         yield url, chromium
 
 
 def open_page(site, path):
-    url, b = site
-    page = b.new_context(viewport={"width": 1280, "height": 720}).new_page()
-    log = PageLog(page, url)
-    page.goto(f"{url}/{path}", wait_until="load")
+    page, log = site_server.open_page(*site, path, viewport={"width": 1280, "height": 720})
     page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
                            ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
     return page, log

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from site_server import SITE, PageLog, browser, serve
+import site_server
+from site_server import SITE, browser, require_site, serve
 
 pytestmark = pytest.mark.browser
 
@@ -22,18 +23,14 @@ EXPLORER_PAGES = [p for p in PAGES if "kx-explorer" in (SITE / p).read_text(enco
 
 @pytest.fixture(scope="module")
 def site():
-    if not (SITE / "index.html").exists():
-        pytest.fail("the site is not built: run `make html` (or `make test`, which builds it)")
+    require_site()
     with serve() as url, browser() as b:
         yield url, b
 
 
 def open_page(site, path):
-    """A page in its own browser context: a cold cache, as on a reader's first visit."""
-    url, b = site
-    page = b.new_context().new_page()
-    log = PageLog(page, url)
-    page.goto(f"{url}/{path}", wait_until="load")
+    """A page on a first visit, once the network is quiet."""
+    page, log = site_server.open_page(*site, path)
     page.wait_for_load_state("networkidle")
     return page, log
 

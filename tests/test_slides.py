@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 from mdit_py_plugins.colon_fence import colon_fence_plugin
 
-from site_server import SITE, PageLog, browser, serve
+from site_server import SITE, PageLog, browser, open_page, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -394,10 +394,8 @@ def test_deck_works_offline_with_the_keyboard_and_live_sliders(decks, name):
     keyboard changes its figure (and does not change the slide)."""
     built(name, "slides")
     url, b = decks
-    page = b.new_context(viewport=PROJECTOR).new_page()
-    log = PageLog(page, url)
+    page, log = open_page(url, b, f"slides/{name}.html", viewport=PROJECTOR)
     try:
-        page.goto(f"{url}/slides/{name}.html", wait_until="load")
         page.wait_for_function("document.querySelector('.reveal').dataset.kxReady")
         page.wait_for_load_state("networkidle")
         total = page.evaluate("Reveal.getTotalSlides()")

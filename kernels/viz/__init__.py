@@ -7,7 +7,7 @@ with the grid of :class:`Param` values declared beside it (:func:`explorable`) a
 * **static** (the built website): every grid point is evaluated at build time, only what changes
   between frames is written into the page, and ``_static/kernels-explorer.js`` switches frames;
 * **live** (a running kernel): ipywidgets controls recompute through :mod:`kernels` and update a
-  single ``FigureWidget`` in place.
+  single live figure in place (``_live.LiveFigure``; plotly.js loaded once per page).
 
 :class:`Question` (``self_check.py``) asks the reader to predict a value that :mod:`kernels`
 computes, and checks the answer the same two ways: in the page's script, or in Python.
