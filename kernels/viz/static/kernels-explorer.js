@@ -10,8 +10,6 @@
  */
 (function () {
   "use strict";
-  var CONFIG = {responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
-
   // one frame = base + that frame's edits (kernels-frames.js, shared with the live widget)
   function buildFigure(payload, frameIndex) {
     return window.kxFrames.apply(payload.base, payload.pool,
@@ -56,7 +54,7 @@
       // The config goes with the first draw only: given again, Plotly.react rebuilds the plot's
       // context, which looks for a <base> element through the whole page (9 ms per switch on a
       // long chapter) and compares the old and new config.
-      var config = plot.data ? undefined : CONFIG;
+      var config = plot.data ? undefined : window.kxFrames.config;
       // Plotly.react returns a promise (labels with math are typeset asynchronously): keep it
       // so that tests and the benchmark can wait for the frame to be fully drawn.
       root.kxDrawn = Promise.resolve(window.Plotly.react(plot, fig.data, fig.layout, config))

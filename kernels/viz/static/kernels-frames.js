@@ -2,6 +2,7 @@
  * (kernels-explorer.js) and the live widget (kernels-live.js) alike:
  *
  *   window.kxFrames.apply(base, pool, frame) -> {data, layout}
+ *   window.kxFrames.config: the plotly config both give a figure's first draw
  *
  * `frame` is [trace count, [[path, poolIndex], ...]]: each edit sets the value at `path` of a
  * copy of `base` to pool[poolIndex] (-1 deletes the key). Python's twin is _frames.apply_frame.
@@ -51,6 +52,9 @@ if (!window.kxFrames) {
       return fig;
     }
 
-    return {apply: apply};
+    var config = {responsive: true, displaylogo: false,
+                  modeBarButtonsToRemove: ["select2d", "lasso2d"]};
+
+    return {apply: apply, config: config};
   })();
 }

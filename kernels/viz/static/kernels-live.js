@@ -10,8 +10,6 @@
  * A figure restored from a saved notebook has no kernel behind it: it draws its last state
  * when plotly.js is in the page, and otherwise shows a one-line note.
  */
-var KX_CONFIG = {responsive: true, displaylogo: false,
-                 modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 var KX_NOTE = "Interactive figure: run the cell to bring the sliders and the figure back.";
 
 function kxLibrary() {
@@ -74,7 +72,8 @@ function render({ model, el }) {
     var t0 = performance.now();
     // The config goes with the first draw only (given again, Plotly.react rebuilds the plot's
     // context: see kernels-explorer.js).
-    Promise.resolve(Plotly.react(plot, fig.data, fig.layout, plot.data ? undefined : KX_CONFIG))
+    var config = plot.data ? undefined : window.kxFrames.config;
+    Promise.resolve(Plotly.react(plot, fig.data, fig.layout, config))
       .then(function () {
         el.dataset.kxLastMs = (performance.now() - t0).toFixed(3);
         el.dataset.kxRev = String(model.get("rev"));
