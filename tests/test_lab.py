@@ -241,11 +241,33 @@ def _shut_down_kernels(url, token):
         urllib.request.urlopen(req, timeout=30).close()
 
 
+def _save_and_count_live_figures_saved(page, path: Path, expected: int):
+    """File > Save Notebook; then the saved widget state holds ``expected`` live figures."""
+    import nbformat
+
+    saved = path.stat().st_mtime_ns
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel",
+                 has_text=re.compile(r"^Save Notebook$")).first.click()
+    deadline = time.monotonic() + 60
+    while path.stat().st_mtime_ns == saved:
+        assert time.monotonic() < deadline, "the lab did not save the notebook"
+        # not time.sleep: the page's requests pass PageLog's route, which the sync API
+        # serves only inside a Playwright call
+        page.wait_for_timeout(500)
+    page.wait_for_timeout(1000)  # the write is complete
+    widgets = nbformat.read(path, as_version=4).metadata.get("widgets", {})
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    assert sum(m["model_module"] == "anywidget" for m in state.values()) == expected, \
+        sorted(m["model_name"] for m in state.values())
+
+
 def test_figures_share_one_plotly_js_and_a_reopened_trusted_notebook_shows_no_error(lab):
     """Two live Explorers in one notebook: the page receives plotly.js once, evaluates it
     once, and both figures draw. Saved by the lab (so trusted, with its widget state) and
     reopened with a fresh kernel, every output shows the figure or a one-line note, never
-    "Error displaying widget"; Run All brings the figures back (issue 15, items 2 and 4)."""
+    "Error displaying widget", also after it is saved again before a run; Run All brings the
+    figures back (issue 15, items 2 and 4)."""
     import nbformat
 
     from kernels.viz import _live
@@ -276,37 +298,34 @@ def test_figures_share_one_plotly_js_and_a_reopened_trusted_notebook_shows_no_er
         assert library < received[0] < library + 1_000_000, received[0]
         _run_all_and_move_a_slider(page)
 
-        saved = path.stat().st_mtime_ns
-        page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
-        page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel",
-                     has_text=re.compile(r"^Save Notebook$")).first.click()
-        deadline = time.monotonic() + 60
-        while path.stat().st_mtime_ns == saved:
-            assert time.monotonic() < deadline, "the lab did not save the notebook"
-            # not time.sleep: the page's requests pass PageLog's route, which the sync API
-            # serves only inside a Playwright call
-            page.wait_for_timeout(500)
-        page.wait_for_timeout(1000)  # the write is complete
-        widgets = nbformat.read(path, as_version=4).metadata.get("widgets", {})
-        state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-        assert sum(m["model_module"] == "anywidget" for m in state.values()) == 2, \
-            sorted(m["model_name"] for m in state.values())
+        _save_and_count_live_figures_saved(page, path, 2)
         size = path.stat().st_size
         print(f"saved notebook with two live figures: {size} bytes")
         assert size < 300_000  # the figures' last states, no plotly.js
         assert log.outside == [], f"requests that left the machine: {log.outside}"
         page.context.close()
 
-    _shut_down_kernels(url, token)
-    with browser() as b:
+    def reopen(b):
+        """The notebook opened with a fresh kernel: restored from the saved state, both
+        figures' widgets render, each with its note (plotly.js is not in this page, and no
+        kernel holds their models)."""
+        _shut_down_kernels(url, token)
         page, log = _open_in_lab(b, url, token, "book/trusted.ipynb")
-        # Restored from the saved state: both figures' widgets render, each with its note
-        # (plotly.js is not in this page, and no kernel holds their models).
         page.wait_for_function("n => document.querySelectorAll('.kx-live .kx-reopen-note')"
                                ".length === n", arg=2)
         assert REOPEN_NOTE in page.locator(".kx-live").first.inner_text()
         assert "Error displaying widget" not in page.locator("body").inner_text()
         assert page.locator("text=Not Trusted").count() == 0
+        return page, log
+
+    with browser() as b:
+        # Saved (as autosave would) before it is run again: the widgets it still shows keep
+        # their saved state (jupyterlab-manager alone would save none: no kernel holds them,
+        # binder/labextensions/kernels-lab-widgets), so the next reopen shows no error either.
+        page, log = reopen(b)
+        _save_and_count_live_figures_saved(page, path, 2)
+        page.context.close()
+        page, log = reopen(b)
         # Run All in the reopened notebook: live figures again, beside the restored ones.
         run_all_cells(page)
         wait_until_all_cells_ran(page)
