@@ -45,12 +45,14 @@ def test_field_figure_draws_the_kernel_results_for_every_frame():
         crop = erf[t:b + 1, l:r + 1]
         np.testing.assert_allclose(erf_map.z, (100 * crop / crop.max()).numpy(), atol=0.5)
         assert erf[:t].sum() == erf[b + 1:].sum() == 0  # the effective field lives in the box
-        sizes = [1] + [row.size[0] for row in rf.layers if row.type == "Conv2d"]
-        assert list(fig.data[6].y) == sizes
-        sd = kernels.uniform_erf_std([p["kernel_size"]] * p["layers"], p["stride"], p["dilation"])
-        assert list(fig.data[7].y) == [0] + [round(4 * s, 1) for s in sd]
         holes = int((field[t:b + 1, l:r + 1] == 0).sum())
         title = fig.layout.title.text
+        # after each layer: the analytic size, and 4 sigma of the path counts
+        sizes = [1] + [row.size[0] for row in rf.layers if row.type == "Conv2d"]
+        sd = kernels.uniform_erf_std([p["kernel_size"]] * p["layers"], p["stride"], p["dilation"])
+        assert len(sizes) == p["layers"] + 1
+        assert f"r = {' → '.join(map(str, sizes))};" in title
+        assert "path counts = " + " → ".join(f"{round(4 * s, 1):g}" for s in [0.0, *sd]) in title
         assert f"r = {rf.size[0]}, S = {rf.stride[0]}, P = {rf.padding[0]}" in title
         assert (f"{holes} holes" if holes else "no holes") in title
         assert tuple(fig.layout.xaxis.range) == (-0.5, n - 0.5)  # fixed axes: no jumping
@@ -58,9 +60,14 @@ def test_field_figure_draws_the_kernel_results_for_every_frame():
 
 def test_pixel_panels_share_their_rows_and_draw_no_tick_marks():
     """Every label and tick mark is drawn again on each frame switch (issue 14: <= 16 ms): the
-    two pixel panels have the same rows at the same size, so the effective field's rows are not
-    labelled twice, and neither panel draws tick marks."""
-    lay = V.field_figure().layout
+    figure is the two pixel panels only, with the same rows at the same size, so the effective
+    field's rows are not labelled twice; neither panel draws tick marks or zooms (no drag
+    handles), and there is no legend."""
+    fig = V.field_figure()
+    lay = fig.layout
+    assert {t.xaxis or "x" for t in fig.data} == {"x", "x2"} and "xaxis3" not in lay.to_plotly_json()
+    assert lay.showlegend is False
+    assert all(lay[a].fixedrange for a in ("xaxis", "yaxis", "xaxis2", "yaxis2"))
     assert lay.yaxis2.range == lay.yaxis.range
     assert (lay.xaxis.domain[1] - lay.xaxis.domain[0]) == \
         pytest.approx(lay.xaxis2.domain[1] - lay.xaxis2.domain[0])

@@ -92,26 +92,64 @@ def test_same_traces_and_axes_in_every_frame():
     base = frames[0]
     for fig in frames:
         assert [t.type for t in fig.data] == [t.type for t in base.data]
-        for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2", "xaxis3", "yaxis3"):
+        for axis in ("xaxis", "yaxis"):
             assert fig.layout[axis].range == base.layout[axis].range
 
 
-def test_gradient_panel_lines_up_with_the_map():
-    """A frame switch redraws every label and tick mark (issue 14: <= 16 ms per switch): the
-    gradient panel has the map's size and range, so the map's row labels serve both panels,
-    and neither draws tick marks (the cells are the grid) or labels outside the map."""
-    for fig in (V.roi_pool_figure(), V.roi_align_figure()):
+def test_three_panels_share_one_pair_of_axes():
+    """plotly draws the whole figure again on every frame switch (issue 14: <= 16 ms per
+    switch), and each pair of axes costs as much as a panel's content: the map, the output
+    and the gradient sit side by side on one pair of axes in map cells, the gradient exactly
+    the map's cells shifted right, labelled at the same cell edges; no tick marks (the cells
+    are the grid), no zoom (no drag handles), and the hover names cells by their own indices."""
+    for fig in (V.roi_pool_figure(), V.roi_pool_figure(output_size=3), V.roi_align_figure()):
         lay = fig.layout
-        assert lay.xaxis3.range == lay.xaxis.range and lay.yaxis3.range == lay.yaxis.range
-        width = lambda axis: axis.domain[1] - axis.domain[0]  # noqa: E731
-        assert width(lay.xaxis3) == pytest.approx(width(lay.xaxis))
-        assert lay.yaxis3.showticklabels is False and lay.yaxis.showticklabels is not False
-        for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2", "xaxis3", "yaxis3"):
-            assert lay[axis].ticks == ""
-        for axis in ("xaxis", "yaxis", "xaxis3"):
-            assert list(lay[axis].tickvals) == list(range(V.SIZE + 1))
-        assert not lay.annotations and all(t.showscale is False for t in fig.data
-                                           if t.type == "heatmap")
+        assert {t.xaxis or "x" for t in fig.data} == {"x"} and {t.yaxis or "y" for t in
+                                                                fig.data} == {"y"}
+        assert "xaxis2" not in lay.to_plotly_json()
+        x, out, grad = fig.data[0], fig.data[OUTPUT], fig.data[GRAD]
+        gx = V.grad_x(len(out.x))
+        assert list(grad.x) == [v + gx for v in x.x] and list(grad.y) == list(x.y)
+        assert V.RANGE[1] < min(out.x) - V.HALF and max(out.x) + V.HALF < gx  # no overlap
+        assert lay.xaxis.range[1] >= gx + V.SIZE and lay.yaxis.range[0] >= V.SIZE
+        ticks = dict(zip(lay.xaxis.tickvals, lay.xaxis.ticktext))
+        assert [ticks[c] for c in range(V.SIZE + 1)] == [ticks[gx + c] for c in
+                                                         range(V.SIZE + 1)] == \
+            [str(c) for c in range(V.SIZE + 1)]
+        assert list(lay.yaxis.tickvals) == list(range(V.SIZE + 1))
+        assert lay.xaxis.ticks == lay.yaxis.ticks == ""
+        assert lay.xaxis.fixedrange and lay.yaxis.fixedrange
+        assert [a.text.split(" ")[0] for a in lay.annotations] == ["feature", "output", "dL/dx"]
+        assert all(t.showscale is False for t in fig.data if t.type == "heatmap")
+        ph, pw = len(out.z), len(out.z[0])
+        assert [list(r) for r in out.customdata] == [[f"{i}, {j}" for j in range(pw)]
+                                                     for i in range(ph)]
+        assert grad.customdata[2][5] == "2, 5" and "customdata" in grad.hovertemplate
+
+
+def test_the_map_prints_the_values_the_op_reads():
+    """The map prints a cell's value only where the op reads it (every label costs plotly
+    work on every switch; hover shows any cell): RoI Pool, every cell of its bins; RoI Align,
+    every cell a bilinear sample weighs (where the average's gradient is not zero)."""
+    x = V.feature_map()[0, 0].int()
+    shown = lambda fig: torch.tensor([[t != "" for t in row] for row in fig.data[0].text])  # noqa: E731
+    for p in _grid(V.roi_pool_figure)[::7]:
+        fig = V.roi_pool_figure(**p)
+        bins = kernels.roi_pool_bins((p["x1"], p["y1"], p["x2"], p["y2"]), p["output_size"],
+                                     p["spatial_scale"], height=V.SIZE, width=V.SIZE)
+        want = torch.zeros(V.SIZE, V.SIZE, dtype=torch.bool)
+        for r0, r1 in bins.rows.tolist():
+            for c0, c1 in bins.cols.tolist():
+                want[r0:r1, c0:c1] = True
+        assert torch.equal(shown(fig), want), p
+        assert (_z(fig.data[GRAD])[~want] == 0).all()  # the argmax of a bin lies in the bin
+    for p in _grid(V.roi_align_figure)[::5]:
+        fig = V.roi_align_figure(**p)
+        avg = V.roi_align_figure(**{**p, "mode": "avg"})
+        assert torch.equal(shown(fig), _z(avg.data[GRAD]) > 0), p
+    fig = V.roi_pool_figure()
+    assert all(t in ("", str(v)) for row_t, row_v in zip(fig.data[0].text, x.tolist())
+               for t, v in zip(row_t, row_v))
 
 
 def test_live_explorers_redraw_from_the_kernels():

@@ -79,11 +79,15 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
     """A stack of ``layers`` equal convolutions (ReLU after each), no padding.
 
     Left: the exact field of the centre output unit (blue: reached, orange: hole) inside its
-    analytic box (black) around its centre (x). Middle: the effective field (random weights,
-    ReLU, ERF_SEEDS seeds). Right, after each layer: the field size r, and 4σ of the path
-    counts (the effective field of equal weights), whose σ grows like √n.
+    analytic box (black) around its centre (x). Right: the effective field (random weights,
+    ReLU, ERF_SEEDS seeds). The subtitle gives, after each layer, the field size r and 4σ of
+    the path counts (the effective field of equal weights), whose σ grows like √n.
+
+    Light to redraw (issue 14: a static frame switch within 16 ms): two panels, no legend, no
+    tick marks, and no zoom (``fixedrange``: the next frame would reset it anyway), which
+    spares plotly its drag handles. The per-layer sizes are numbers in the subtitle, not a
+    third panel with its own axes and legend, which plotly would redraw on every switch.
     """
-    max_layers = max(field_figure.params["layers"].values)
     stack = _stack(layers, kernel_size, stride, dilation)
     n = input_side()
     if (layers, kernel_size, stride, dilation) not in _grid_points():  # a live call off the grid
@@ -98,7 +102,7 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
     holes = int((counts == 0).sum())
     sizes = [1] + [row.size[0] for row in rf.layers if row.type == "Conv2d"]
     sigmas = kernels.uniform_erf_std([kernel_size] * layers, stride, dilation)
-    steps = list(range(layers + 1))
+    four_sigma = [0] + [round(4 * s, 1) for s in sigmas]
     data = [
         go.Heatmap(z=(counts > 0).to(torch.int8).numpy(), x=cols, y=rows, zmin=0, zmax=1,
                    xgap=0.5, ygap=0.5, showscale=False,
@@ -109,34 +113,26 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
                    showscale=False, xaxis="x2", yaxis="y2",
                    hovertemplate="pixel (%{y}, %{x}): %{z}% of the peak<extra></extra>"),
         _outline(box, 2), _centre(rf, pos, 2),
-        go.Scatter(x=steps, y=sizes, name="field size r", mode="lines+markers", xaxis="x3",
-                   yaxis="y3", line=dict(color=COLORS[0])),
-        go.Scatter(x=steps, y=[0] + [round(4 * s, 1) for s in sigmas], xaxis="x3", yaxis="y3",
-                   name="4σ of the path counts", mode="lines+markers",
-                   line=dict(color=COLORS[1], dash="dot")),
     ]
     # No tick marks on the pixel panels, and the effective field's rows are not labelled
     # again: both panels have the same rows at the same height (every label and mark is
     # redrawn on each frame switch).
     grid = dict(range=[-0.5, n - 0.5], showgrid=False, zeroline=False, constrain="domain",
-                ticks="")
+                ticks="", fixedrange=True)
     hole_txt = f", {holes} holes" if holes else ", no holes"
     layout = dict(
-        height=380, margin=dict(t=80, b=45, l=40, r=66),
+        height=440, margin=dict(t=115, b=45, l=40, r=10), showlegend=False,
         title=dict(text=(f"{layers} × conv {kernel_size}×{kernel_size}, stride {stride}, "
                          f"dilation {dilation}: r = {rf.size[0]}, S = {rf.stride[0]}, "
                          f"P = {rf.padding[0]}{hole_txt}<br><sup>output unit {pos} of "
                          f"{rf.output_size[0]}×{rf.output_size[1]}, centre at "
-                         f"{rf.center_at(pos)[0]:g} on a {n}×{n} input</sup>")),
-        xaxis=dict(grid, domain=[0, 0.3], title="exact field"),
+                         f"{rf.center_at(pos)[0]:g} on a {n}×{n} input<br>after each layer: "
+                         f"r = {' → '.join(map(str, sizes))}; 4σ of the path counts = "
+                         f"{' → '.join(f'{v:g}' for v in four_sigma)}</sup>")),
+        xaxis=dict(grid, domain=[0, 0.48], title="exact field"),
         yaxis=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x"),
-        xaxis2=dict(grid, domain=[0.35, 0.65], title="effective field"),
+        xaxis2=dict(grid, domain=[0.52, 1], title="effective field"),
         yaxis2=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x2", showticklabels=False),
-        xaxis3=dict(domain=[0.74, 1], range=[-0.3, max(max_layers, layers) + 0.3], dtick=1,
-                    title="layers"),
-        yaxis3=dict(range=[0, n], anchor="x3", title="pixels"),
-        legend=dict(x=0.76, y=0.98, xanchor="left", yanchor="top", orientation="v",
-                    bgcolor="rgba(255,255,255,0.8)"),
     )
     fig = go.Figure(data=data, layout=layout)
     # Margins fixed at what plotly's automargin settled on for every frame, and horizontal

@@ -24,6 +24,13 @@ from .theme import COLORS
 SIZE = 8  # the chapter's 8 x 8 feature map (the notes' worked example)
 HALF = 0.5  # index coordinate v (cell centres at integers) -> drawing coordinate v + 0.5
 RANGE = [-1.0, SIZE + 1.5]  # fixed axes: boxes may stick out of the map
+OUT_X = RANGE[1] + 1.0  # left edge of the output panel, beside the map (map cells as units)
+
+
+def grad_x(pw: int) -> float:
+    """Left edge of the gradient panel, after an output panel ``pw`` cells wide (at least 3,
+    the sliders' largest, so that every static frame keeps the same axes)."""
+    return OUT_X + max(3, pw) + 1.5
 
 # RoI Align presets: box (x1, y1, x2, y2) in map cells.
 BOXES = {
@@ -71,11 +78,25 @@ def _cell_text(v: float) -> str:
     return "<.01" if abs(v) < 0.005 else f"{v:.2f}"
 
 
-def _figure(title, bins, quantised, box, points, out, grad, grad_title):
-    """Three panels: the map with the geometry; the output; the gradient on the map."""
+def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
+    """Three panels side by side: the map with the geometry; the output; the gradient on the
+    map, all in one pair of axes (map cells as units). ``read``: an 8 x 8 mask of the cells
+    the op reads, the only ones whose value is printed (hover shows every cell's).
+
+    Light to redraw (issue 14: a static frame switch within 16 ms; plotly draws the whole
+    figure again on every switch, and each pair of axes costs as much as a panel's content):
+    one plot area instead of three, the output and the gradient placed beside the map at
+    :data:`OUT_X` and :func:`grad_x`, values printed only on the cells the op reads (each
+    label costs plotly as much as a trace's worth of work on every switch), tick labels only
+    at cell edges, no tick marks, and no
+    zoom (``fixedrange``: the next frame would reset it anyway), which spares plotly its drag
+    handles. The hover still names every cell by its own indices (``customdata``).
+    """
     x = feature_map()[0, 0]
     centres = [i + HALF for i in range(SIZE)]
     ph, pw = out.shape
+    gx = grad_x(pw)
+    oy = (SIZE - ph) / 2  # the output panel sits level with the middle of the map
     tx, ty = _outline(bins)
     qx, qy = _outline([quantised] if quantised else [])
     bx, by = _outline([box])
@@ -83,7 +104,9 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title):
     g = [[round(v, 4) for v in row] for row in grad.tolist()]
     fig = go.Figure([
         go.Heatmap(z=x.int().tolist(), x=centres, y=centres, colorscale="Greys", zmin=-20,
-                   zmax=90, showscale=False, texttemplate="%{z}", textfont=dict(size=10),
+                   zmax=90, showscale=False, texttemplate="%{text}", textfont=dict(size=10),
+                   text=[[str(v) if r else "" for v, r in zip(row, rs)]
+                         for row, rs in zip(x.int().tolist(), read.tolist())],
                    hovertemplate="x[%{y:.0f}, %{x:.0f}] = %{z}<extra></extra>"),
         go.Scatter(x=tx, y=ty, mode="lines", line=dict(color=COLORS[0], width=2.5),
                    name="bins", hoverinfo="skip"),
@@ -96,37 +119,37 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title):
                    hovertemplate="(%{x:.3f}, %{y:.3f})<extra></extra>"),
         go.Heatmap(z=[[round(v, 3) for v in row] for row in out.tolist()],
                    text=[[f"{v:.3g}" for v in row] for row in out.tolist()],  # 3 digits drawn
-                   colorscale="Blues", showscale=False, texttemplate="%{text}", xaxis="x2",
-                   yaxis="y2", hovertemplate="y[%{y}, %{x}] = %{z}<extra></extra>"),
-        go.Heatmap(z=g, x=centres, y=centres, colorscale="Oranges", showscale=False,
-                   xaxis="x3", yaxis="y3", text=[[_cell_text(v) for v in row] for row in g],
+                   x=[OUT_X + j + HALF for j in range(pw)], y=[oy + i + HALF for i in range(ph)],
+                   customdata=[[f"{i}, {j}" for j in range(pw)] for i in range(ph)],
+                   colorscale="Blues", showscale=False, texttemplate="%{text}",
+                   hovertemplate="y[%{customdata}] = %{z}<extra></extra>"),
+        go.Heatmap(z=g, x=[gx + c for c in centres], y=centres, colorscale="Oranges",
+                   showscale=False, text=[[_cell_text(v) for v in row] for row in g],
+                   customdata=[[f"{h}, {w}" for w in range(SIZE)] for h in range(SIZE)],
                    texttemplate="%{text}", textfont=dict(size=10),
-                   hovertemplate="dL/dx[%{y:.0f}, %{x:.0f}] = %{z}<extra></extra>"),
+                   hovertemplate="dL/dx[%{customdata}] = %{z}<extra></extra>"),
     ])
-    # Every label and tick mark is drawn again on each frame switch, so: no tick marks (the
-    # cells are the grid), labels only at the map's cell edges 0..8, and the gradient panel
-    # the same size and range as the map, so its rows line up with the map's row labels.
-    square = dict(showgrid=False, zeroline=False, constrain="domain", ticks="")
     cells = list(range(SIZE + 1))
+    ticks = ([(c, str(c)) for c in cells] + [(OUT_X + j + HALF, str(j)) for j in range(pw)] +
+             [(gx + c, str(c)) for c in cells])
+    captions = [(SIZE / 2, f"feature map x ({SIZE}×{SIZE})"),
+                (OUT_X + pw / 2, f"output y ({ph}×{pw})"), (gx + SIZE / 2, grad_title)]
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)), height=460,
-        margin=dict(l=30, r=10, t=90, b=77),
-        legend=dict(orientation="h", y=-0.12, yanchor="top", x=0),
-        xaxis=dict(square, domain=[0, 0.4], range=RANGE, tickvals=cells),
-        yaxis=dict(square, range=RANGE[::-1], tickvals=cells, scaleanchor="x"),
-        xaxis2=dict(square, domain=[0.43, 0.57], range=[-0.5, 2.5], anchor="y2",
-                    title=f"output y ({ph}×{pw})", tickvals=list(range(pw))),
-        yaxis2=dict(square, range=[2.5, -0.5], anchor="x2", scaleanchor="x2",
-                    tickvals=list(range(ph))),
-        xaxis3=dict(square, domain=[0.6, 1], range=RANGE, anchor="y3", tickvals=cells,
-                    title=grad_title),
-        yaxis3=dict(square, range=RANGE[::-1], anchor="x3", scaleanchor="x3",
-                    showticklabels=False),
+        margin=dict(l=30, r=10, t=90, b=85),
+        legend=dict(orientation="h", y=-0.2, yanchor="top", x=0),
+        xaxis=dict(range=[RANGE[0], gx + SIZE + HALF], tickvals=[v for v, _ in ticks],
+                   ticktext=[t for _, t in ticks]),
+        yaxis=dict(range=RANGE[::-1], tickvals=cells, scaleanchor="x"),
+        annotations=[dict(text=text, x=at, xref="x", y=0, yref="paper", yshift=-28,
+                          yanchor="top", showarrow=False) for at, text in captions],
     )
     # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
     # x labels: automargin and the automatic label angle measure every tick label again
     # on each switch (and automargin redraws when a margin moves).
-    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
+    axes = dict(showgrid=False, zeroline=False, constrain="domain", ticks="", automargin=False,
+                fixedrange=True)
+    return fig.update_xaxes(axes, tickangle=0).update_yaxes(axes)
 
 
 # RoI Pool's sliders: coordinates on exact halves (C's round sends them away from zero), the
@@ -149,6 +172,9 @@ def roi_pool_figure(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale
              if r1 > r0 and c1 > c0]
     qx0, qy0, qx1, qy1 = bins.roi.tolist()  # cells x1'..x2' inclusive
     hit = torch.nonzero(grad > 0)
+    read = torch.zeros(SIZE, SIZE, dtype=torch.bool)  # every cell of a non-empty bin
+    for c0, r0, c1, r1 in rects:
+        read[r0:r1, c0:c1] = True
     points = ([w + HALF for w in hit[:, 1].tolist()], [h + HALF for h in hit[:, 0].tolist()],
               "argmax cells")
     s = spatial_scale
@@ -157,7 +183,7 @@ def roi_pool_figure(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale
              f"{[tuple(r) for r in bins.rows.tolist()]}, columns "
              f"{[tuple(c) for c in bins.cols.tolist()]} (clipped, end excluded)</sup>")
     return _figure(title, rects, (qx0, qy0, qx1 + 1, qy1 + 1),
-                   tuple(v * s for v in box), points, out, grad, "dL/dx (bins routed here)")
+                   tuple(v * s for v in box), points, out, grad, "dL/dx (bins routed here)", read)
 
 
 @explorable(box=Param(tuple(BOXES), "Box", default="fractional (0.7, 2.6)-(6.3, 7.4)"),
@@ -186,9 +212,14 @@ def roi_align_figure(box="fractional (0.7, 2.6)-(6.3, 7.4)", output_size=2, samp
              f"({'adaptive' if sampling_ratio <= 0 else 'sampling_ratio'})<br><sup>bins "
              f"{(xe[1] - xe[0]):.3g} × {(ye[1] - ye[0]):.3g} cells; every sample is a bilinear "
              f"mix of its 4 nearest cell centres</sup>")
+    # the cells the samples read: those with a bilinear weight, i.e. where the average's
+    # gradient is not zero (the maximum's reaches only the winning samples' cells)
+    read = (grad if mode == "avg" else _gradient(
+        kernels.roi_align, feature_map(), coords, output_size=output_size,
+        spatial_scale=spatial_scale, sampling_ratio=sampling_ratio, aligned=aligned)[1]) > 0
     s = spatial_scale
     return _figure(title, rects, None, tuple(v * s for v in coords), points, out, grad,
-                   "dL/dx (bilinear weights)")
+                   "dL/dx (bilinear weights)", read)
 
 
 def misalignment_figure(x, curves, ytitle="worst |bin start − true bin start| (image pixels)"):
