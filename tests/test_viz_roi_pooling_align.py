@@ -124,7 +124,10 @@ def test_three_panels_share_one_pair_of_axes():
         ph, pw = len(out.z), len(out.z[0])
         assert [list(r) for r in out.customdata] == [[f"{i}, {j}" for j in range(pw)]
                                                      for i in range(ph)]
-        assert grad.customdata[2][5] == "2, 5" and "customdata" in grad.hovertemplate
+        # the hover names a cell by its indices, not its drawn centre (0.5 formats as "1")
+        for trace in (x, grad):
+            assert trace.customdata[2][5] == "2, 5" and "%{customdata}" in trace.hovertemplate
+        assert "%{customdata}" in out.hovertemplate
 
 
 def test_the_map_prints_the_values_the_op_reads():
@@ -186,6 +189,7 @@ def test_bin_split_figure_sets_the_animation_beside_the_kernel():
     bins = kernels.roi_pool_bins((0.0, 3.0, 6.0, 7.0), 2, height=8, width=8)
     assert grow(r for t in kernel[1:] for r in _rects(t)) == \
         sorted((c0, r0, c1, r1) for r0, r1 in bins.rows.tolist() for c0, c1 in bins.cols.tolist())
+    assert naive[0].customdata[5][3] == "5, 3" and "%{customdata}" in naive[0].hovertemplate
     count_naive, count_kernel = _z(naive[0]), _z(kernel[0])
     assert count_naive.sum() == 35 and count_naive.max() == 1  # a partition of the 5 x 7 cells
     assert count_kernel[5, 3] == 4 and count_kernel.sum() == 4 * 3 * 4  # each bin 3 x 4 cells

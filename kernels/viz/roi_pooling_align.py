@@ -68,6 +68,12 @@ def _gradient(op, x, box, **kw):
     return out.detach()[0, 0], x.grad[0, 0]
 
 
+def _cell_indices(rows: int, cols: int) -> list:
+    """``"h, w"`` per cell, for the hover: cells are drawn at centres ``i + 0.5``, which a
+    ``%{y:.0f}`` format would round up (0.5 -> "1")."""
+    return [[f"{h}, {w}" for w in range(cols)] for h in range(rows)]
+
+
 def _cell_text(v: float) -> str:
     """A gradient as a projector shows it in an 8 x 8 cell: two decimals (the hover keeps
     the exact value), whole numbers bare, "<.01" for a weight too small to print, "" for 0."""
@@ -107,7 +113,8 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
                    zmax=90, showscale=False, texttemplate="%{text}", textfont=dict(size=10),
                    text=[[str(v) if r else "" for v, r in zip(row, rs)]
                          for row, rs in zip(x.int().tolist(), read.tolist())],
-                   hovertemplate="x[%{y:.0f}, %{x:.0f}] = %{z}<extra></extra>"),
+                   customdata=_cell_indices(SIZE, SIZE),
+                   hovertemplate="x[%{customdata}] = %{z}<extra></extra>"),
         go.Scatter(x=tx, y=ty, mode="lines", line=dict(color=COLORS[0], width=2.5),
                    name="bins", hoverinfo="skip"),
         go.Scatter(x=qx, y=qy, mode="lines", line=dict(color=COLORS[3], width=2, dash="dot"),
@@ -120,12 +127,12 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
         go.Heatmap(z=[[round(v, 3) for v in row] for row in out.tolist()],
                    text=[[f"{v:.3g}" for v in row] for row in out.tolist()],  # 3 digits drawn
                    x=[OUT_X + j + HALF for j in range(pw)], y=[oy + i + HALF for i in range(ph)],
-                   customdata=[[f"{i}, {j}" for j in range(pw)] for i in range(ph)],
+                   customdata=_cell_indices(ph, pw),
                    colorscale="Blues", showscale=False, texttemplate="%{text}",
                    hovertemplate="y[%{customdata}] = %{z}<extra></extra>"),
         go.Heatmap(z=g, x=[gx + c for c in centres], y=centres, colorscale="Oranges",
                    showscale=False, text=[[_cell_text(v) for v in row] for row in g],
-                   customdata=[[f"{h}, {w}" for w in range(SIZE)] for h in range(SIZE)],
+                   customdata=_cell_indices(SIZE, SIZE),
                    texttemplate="%{text}", textfont=dict(size=10),
                    hovertemplate="dL/dx[%{customdata}] = %{z}<extra></extra>"),
     ])
@@ -275,8 +282,8 @@ def bin_split_figure(box=(0.0, 3.0, 6.0, 7.0), output_size=2):
         traces.append(go.Heatmap(
             z=count, x=centres, y=centres, zmin=0, zmax=4, colorscale="Blues", showscale=False,
             text=[[str(v) if v else "" for v in row] for row in count], texttemplate="%{text}",
-            xaxis=xa, yaxis=ya, hovertemplate="cell [%{y:.0f}, %{x:.0f}]: in %{z} bins"
-                                              "<extra></extra>"))
+            customdata=_cell_indices(SIZE, SIZE), xaxis=xa, yaxis=ya,
+            hovertemplate="cell [%{customdata}]: in %{z} bins<extra></extra>"))
         for i, (r0, r1) in enumerate(rs):
             for j, (c0, c1) in enumerate(cs):
                 bx, by = _rect(c0 + INSET, r0 + INSET, c1 - INSET, r1 - INSET)
