@@ -1,11 +1,11 @@
 """RISE slide marks: a MyST chapter cut into slides at its headings, for a live lecture.
 
-jupyterlab-rise (in ``make lab``) presents a notebook as reveal.js slides, reading each cell's
-``slideshow.slide_type``: ``slide`` starts a slide, ``subslide`` a slide below the current one,
-and a cell without a mark continues the slide it is on. In a MyST chapter (a jupytext
-notebook) the text between two code cells is one markdown cell, so a heading inside it starts
-nothing. ``mark_text`` breaks the markdown before every heading, with a jupytext cell break
-that carries the mark:
+jupyterlab-myst-revealjs (in ``make lab``) presents a notebook as reveal.js slides, reading
+each cell's RISE mark ``slideshow.slide_type``: ``slide`` starts a slide, ``subslide`` a slide
+below the current one, and a cell without a mark continues the slide it is on. In a MyST
+chapter (a jupytext notebook) the text between two code cells is one markdown cell, so a
+heading inside it starts nothing. ``mark_text`` breaks the markdown before every heading,
+with a jupytext cell break that carries the mark:
 
     +++ {"slideshow": {"slide_type": "slide"}}
 
@@ -16,9 +16,10 @@ that carries the mark:
 mark on that cell; the chapter's first heading opens the notebook's first slide and needs none;
 a MyST label ``(name)=`` stays with its heading. Headings inside code cells, code blocks and
 directives are not slides. A code cell the book removes (tag ``remove-cell``: the setup cell,
-checks) gets ``:slideshow: {slide_type: skip}``: it runs, but no slide shows it. Marking twice changes nothing. The site does not change: myst-nb
-joins the markdown cells into one document again. jupytext writes the marks into the paired
-``.ipynb`` as cell metadata and reads them back unchanged.
+checks) gets ``:slideshow: {slide_type: skip}``: it runs, but no slide shows it. Marking
+twice changes nothing. The site does not change: myst-nb joins the markdown cells into one
+document again. jupytext writes the marks into the paired ``.ipynb`` as cell metadata and
+reads them back unchanged.
 """
 from __future__ import annotations
 

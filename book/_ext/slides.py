@@ -22,7 +22,7 @@ The build fails loudly (``SlidesError``) on a chapter page that is missing or ha
 and on a deck that would fetch anything off-site.
 
 ``python book/_ext/slides.py mark-chapters FILE...`` adds the RISE slide marks to MyST chapters
-(``slide_marks.py``) so that ``make lab`` can present them live with jupyterlab-rise.
+(``slide_marks.py``) so that ``make lab`` can present them live with jupyterlab-myst-revealjs.
 """
 from __future__ import annotations
 

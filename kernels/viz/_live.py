@@ -46,7 +46,7 @@ def front_end_source() -> str:
     """The widget's ES module: the dark-mode hook, the frame builder the static page uses too,
     then the view."""
     parts = [STATIC / "kernels-theme.js", STATIC / "kernels-frames.js", STATIC / "kernels-live.js"]
-    return "\n".join(p.read_text() for p in parts if p.exists())
+    return "\n".join(p.read_text() for p in parts)
 
 
 class LiveFigure(anywidget.AnyWidget):

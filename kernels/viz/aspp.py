@@ -14,7 +14,7 @@ import torch
 import kernels
 
 from .explorer import Param, explorable
-from .theme import COLORS
+from .theme import COLORS, steady_axes
 
 
 def _count_colors(kk):
@@ -90,10 +90,7 @@ def valid_weights_figure(rate=6, feature_size=65, kernel_size=3):
         shapes=[dict(type="rect", x0=-0.5, y0=-0.5, x1=n - 0.5, y1=n - 0.5,
                      line=dict(color="#222", width=1.5))],
     )
-    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
-    # x labels: automargin and the automatic label angle measure every tick label again
-    # on each switch (and automargin redraws when a margin moves).
-    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
+    return steady_axes(fig)
 
 
 def valid_weight_curves_figure(feature_size=65, max_rate=80, kernel_size=3):
@@ -171,7 +168,4 @@ def aspp_fields_figure(output_stride=16, position="centre", crop_size=513):
                    constrain="domain"),
         yaxis=dict(range=[hi, lo], title="row", showgrid=False, scaleanchor="x",
                    constrain="domain"))
-    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
-    # x labels: automargin and the automatic label angle measure every tick label again
-    # on each switch (and automargin redraws when a margin moves).
-    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
+    return steady_axes(fig)

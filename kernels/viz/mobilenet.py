@@ -16,7 +16,7 @@ import torch
 import kernels
 
 from .explorer import Param, explorable
-from .theme import COLORS
+from .theme import COLORS, steady_axes
 
 BUILDERS = {"v1": kernels.mobilenet_v1, "v2": kernels.mobilenet_v2}
 SPIRAL_POINTS = 400  # enough to draw the spiral, light enough for 20 static frames
@@ -93,10 +93,7 @@ def cost_figure(network="v1", width_mult=1.0, resolution=224):
         f"MobileNet {network}, α = {width_mult}, {resolution}×{resolution}: "
         f"{c['total_macs'] / 1e6:.1f} M multiply-adds, {c['total_params'] / 1e6:.2f} M parameters"
         f"<br><sup>{peak}</sup>")))
-    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
-    # x labels: automargin and the automatic label angle measure every tick label again
-    # on each switch (and automargin redraws when a margin moves).
-    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
+    return steady_axes(fig)
 
 
 @lru_cache(maxsize=None)
@@ -175,10 +172,7 @@ def manifold_figure(n=3, seed=0):
             f"n = {n}, seed {seed}: ReLU(T x) invertible on {m['fraction']:.1%} of the spiral"
             f"<br><sup>average over random T: 1 − (n + 1)/2ⁿ = {m['expected']:.2%}.<br>"
             f"Left: T⁺ ReLU(T x) (Figure 1){note}; right: solved on the active rows</sup>")))
-    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
-    # x labels: automargin and the automatic label angle measure every tick label again
-    # on each switch (and automargin redraws when a margin moves).
-    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
+    return steady_axes(fig)
 
 
 def fraction_figure(ns, measured, low, high):

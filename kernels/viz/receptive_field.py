@@ -16,7 +16,7 @@ import torch
 import kernels
 
 from .explorer import Param, explorable
-from .theme import COLORS
+from .theme import COLORS, steady_axes
 
 ERF_CHANNELS, ERF_SEEDS = 4, 4  # small: the live figure must redraw in well under 30 ms
 ARCHITECTURES = {  # label -> (constructor, keyword arguments)
@@ -135,10 +135,7 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
         yaxis2=dict(grid, range=[n - 0.5, -0.5], scaleanchor="x2", showticklabels=False),
     )
     fig = go.Figure(data=data, layout=layout)
-    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
-    # x labels: automargin and the automatic label angle measure every tick label again
-    # on each switch (and automargin redraws when a margin moves).
-    return fig.update_xaxes(automargin=False, tickangle=0).update_yaxes(automargin=False)
+    return steady_axes(fig)
 
 
 @lru_cache(maxsize=None)

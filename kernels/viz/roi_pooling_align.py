@@ -19,7 +19,7 @@ import torch
 import kernels
 
 from .explorer import Param, explorable
-from .theme import COLORS
+from .theme import COLORS, steady_axes
 
 SIZE = 8  # the chapter's 8 x 8 feature map (the notes' worked example)
 HALF = 0.5  # index coordinate v (cell centres at integers) -> drawing coordinate v + 0.5
@@ -92,11 +92,10 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
     Light to redraw (issue 14: a static frame switch within 16 ms; plotly draws the whole
     figure again on every switch, and each pair of axes costs as much as a panel's content):
     one plot area instead of three, the output and the gradient placed beside the map at
-    :data:`OUT_X` and :func:`grad_x`, values printed only on the cells the op reads (each
-    label costs plotly as much as a trace's worth of work on every switch), tick labels only
-    at cell edges, no tick marks, and no
-    zoom (``fixedrange``: the next frame would reset it anyway), which spares plotly its drag
-    handles. The hover still names every cell by its own indices (``customdata``).
+    :data:`OUT_X` and :func:`grad_x`; values printed only on the cells the op reads (plotly
+    lays out every label again on every switch); tick labels only at cell edges, no tick
+    marks, and no zoom (``fixedrange``: the next frame would reset it anyway), which spares
+    plotly its drag handles. The hover names every cell by its own indices (``customdata``).
     """
     x = feature_map()[0, 0]
     centres = [i + HALF for i in range(SIZE)]
@@ -151,12 +150,8 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
         annotations=[dict(text=text, x=at, xref="x", y=0, yref="paper", yshift=-28,
                           yanchor="top", showarrow=False) for at, text in captions],
     )
-    # Margins fixed at what plotly's automargin settled on for every frame, and horizontal
-    # x labels: automargin and the automatic label angle measure every tick label again
-    # on each switch (and automargin redraws when a margin moves).
-    axes = dict(showgrid=False, zeroline=False, constrain="domain", ticks="", automargin=False,
-                fixedrange=True)
-    return fig.update_xaxes(axes, tickangle=0).update_yaxes(axes)
+    return steady_axes(fig, showgrid=False, zeroline=False, constrain="domain", ticks="",
+                       fixedrange=True)
 
 
 # RoI Pool's sliders: coordinates on exact halves (C's round sends them away from zero), the

@@ -29,3 +29,13 @@ TEMPLATE = go.layout.Template(
 
 pio.templates["kernels"] = TEMPLATE
 pio.templates.default = "kernels"
+
+
+def steady_axes(fig: go.Figure, **axes) -> go.Figure:
+    """``fig`` with its margins fixed and horizontal x labels, for a figure an Explorer redraws
+    on every frame switch: plotly's automargin and automatic label angle measure every tick
+    label again on each switch (and automargin redraws when a margin moves), so a figure that
+    calls this sets its margins at what automargin settled on for every frame. ``axes``: more
+    settings for every axis."""
+    return (fig.update_xaxes(automargin=False, tickangle=0, **axes)
+            .update_yaxes(automargin=False, **axes))

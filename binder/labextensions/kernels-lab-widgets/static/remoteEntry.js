@@ -129,7 +129,11 @@ var _JUPYTERLAB;
       save.apply(this, arguments);
       if (!model) return;
       var now = getWidgets(model), saved = now && now[STATE];
-      var merged = saved && withShown(before, saved.state || {}, shownIds(model));
+      // the notebook's outputs are read only when the save dropped some saved widget
+      var dropped = saved && Object.keys(before).some(function (id) {
+        return !(saved.state && saved.state[id]);
+      });
+      var merged = dropped && withShown(before, saved.state || {}, shownIds(model));
       if (merged) {
         var value = Object.assign({}, now);
         value[STATE] = Object.assign({}, saved, {state: merged});
