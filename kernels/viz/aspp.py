@@ -78,7 +78,7 @@ def valid_weights_figure(rate=6, feature_size=65, kernel_size=3):
         title=dict(text=f"{kernel_size}×{kernel_size} filter, rate {rate}, {n}×{n} map: "
                         f"{only_centre:.0%} of positions use only the centre weight",
                    font=dict(size=15)),
-        height=430, showlegend=False, margin=dict(l=70, r=20, t=50, b=55),
+        height=400, showlegend=False, margin=dict(l=70, r=20, t=20, b=55),
         xaxis=dict(domain=[0, 0.46], range=[lo - 0.5, hi + 0.5], title="column", showgrid=False,
                    constrain="domain"),
         yaxis=dict(range=[hi + 0.5, lo - 0.5], title="row", showgrid=False,
@@ -113,7 +113,7 @@ def valid_weight_curves_figure(feature_size=65, max_rate=80, kernel_size=3):
     fig.update_layout(
         title=dict(text=f"{kernel_size}×{kernel_size} filter on a {feature_size}×{feature_size} "
                         "map (dashed: rate n/2 and n)", font=dict(size=15)),
-        height=430, legend=dict(orientation="v", x=1.02, y=1, yanchor="top"),
+        height=400, legend=dict(orientation="v", x=1.02, y=1, yanchor="top"),
         xaxis=dict(title="atrous rate", range=[0, max_rate + 1]),
         yaxis=dict(title="normalised count", range=[0, 1.02], tickformat=".0%"))
     return fig
@@ -162,8 +162,8 @@ def aspp_fields_figure(output_stride=16, position="centre", crop_size=513):
     fig.update_layout(
         title=dict(text=f"output stride {output_stride}: {crop_size}² crop → {n}×{n} map "
                         "(shaded: what image pooling sees)", font=dict(size=15)),
-        height=560, shapes=shapes, legend=dict(orientation="v", x=1.02, y=1, yanchor="top"),
-        margin=dict(l=67, r=20, t=50, b=45),
+        height=530, shapes=shapes, legend=dict(orientation="v", x=1.02, y=1, yanchor="top"),
+        margin=dict(l=67, r=20, t=20, b=45),
         xaxis=dict(range=[lo, hi], title="column of the feature map", showgrid=False,
                    constrain="domain"),
         yaxis=dict(range=[hi, lo], title="row", showgrid=False, scaleanchor="x",

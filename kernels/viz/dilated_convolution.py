@@ -42,7 +42,7 @@ def _heatmap(fp, half, hover="paths"):
     axis = dict(range=[-half - 0.5, half + 0.5], showgrid=False, zeroline=False,
                 dtick=5 if half <= 20 else 10)
     fig = go.Figure(trace)
-    fig.update_layout(height=500, margin=dict(t=80, b=95, l=60, r=20),
+    fig.update_layout(height=440, margin=dict(t=20, b=95, l=60, r=20),
                       xaxis=dict(axis, title="column offset from the centre", constrain="domain"),
                       yaxis=dict(axis, title="row offset", scaleanchor="x"))
     fig.update_yaxes(range=[half + 0.5, -half - 0.5])  # row 0 on top, like an image

@@ -129,7 +129,7 @@ def connectivity_figure(in_channels=8, out_channels=8, groups=2, depth_multiplie
                           xanchor="center", yanchor="bottom", showarrow=False))
     fig = go.Figure(traces, layout=dict(layout, annotations=notes))
     # three short lines: a projector at 1280 x 720 must show every count (no clipped title)
-    fig.update_layout(height=540, margin=dict(t=130, b=60), title=dict(font=dict(size=15), text=(
+    fig.update_layout(height=455, margin=dict(t=45, b=60), title=dict(font=dict(size=15), text=(
         f"standard 3×3, {in_channels} → {out_channels} on {MAP_SIZE}×{MAP_SIZE}: "
         f"{std.params:,} weights, {std.macs:,} multiply-adds"
         f"<br><sup>grouped (g = {groups}): {grp.params:,} weights, {grp.macs:,} multiply-adds "
@@ -150,7 +150,7 @@ def shuffle_figure(channels=12, groups=3, layers=2, shuffle="on"):
     seen = mask.sum(1)
     xaxis, yaxis = _axes(side, side, "input channel", "output channel")
     fig = go.Figure(_mask_trace(mask, "stack", "input channel", "output channel"),
-                    layout=dict(height=520, xaxis=dict(xaxis, constrain="domain"),
+                    layout=dict(height=490, xaxis=dict(xaxis, constrain="domain"),
                                 yaxis=dict(yaxis, scaleanchor="x")))
     lo, hi = int(seen.min()), int(seen.max())
     reach = f"{lo}" if lo == hi else f"{lo} to {hi}"
@@ -183,7 +183,7 @@ def shuffle_permutation_figure(groups=3, channels=12):
                    marker=dict(size=16, color=out_colors), text=[str(j) for j in order.tolist()],
                    textposition="middle right", showlegend=False,
                    hovertemplate="output channel %{y}<extra></extra>")])
-    fig.update_layout(height=460, title=dict(text=(
+    fig.update_layout(height=430, title=dict(text=(
         f"channel_shuffle with g = {groups}: {groups} groups of {n}"
         f"<br><sup>output channel i takes input channel (i mod {groups})·{n} + ⌊i/{groups}⌋"
         f" (labels on the right)</sup>")),
@@ -206,7 +206,7 @@ def timing_figure(rows):
         fig.add_trace(go.Scatter(x=x, y=[r[key] / base[key] for r in rows], name=name,
                                  mode="lines+markers", line=dict(color=color),
                                  hovertemplate="g = %{x}: %{y:.3g} × standard<extra></extra>"))
-    fig.update_layout(height=420, title=dict(text=(
+    fig.update_layout(height=390, title=dict(text=(
         "3×3 convolutions of equal input and output size, relative to g = 1"
         "<br><sup>time measured on the machine that built this page</sup>")),
         xaxis=dict(type="log", tickvals=x, title="groups g (the last one is depthwise)"),

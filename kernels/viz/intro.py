@@ -78,7 +78,7 @@ def conv_arithmetic_figure(size=SIZE, kernel_size=3, stride=1, padding=0, dilati
     max_pad, rows = _extent()
     max_pad, rows = max(max_pad, padding), max(rows, o)  # a call off the grid still fits
     fig.update_layout(
-        title=dict(text=title, font=dict(size=15)), height=470, showlegend=False,
+        title=dict(text=title, font=dict(size=15)), height=440, showlegend=False,
         xaxis=dict(range=[-max_pad - 0.6, size + max_pad - 0.4], dtick=1,
                    title="input position (grey = zero padding)"),
         yaxis=dict(range=[-rows - 0.6, 0.8], tickvals=[0] + [-(t + 1) for t in range(rows)],

@@ -87,7 +87,7 @@ def copy_time_figure(n_files=4096, file_size=16):
     total = times["cp"].n_bytes
     speedup = times["cp"].seconds / times["archive"].seconds
     fig.update_layout(
-        height=460, margin=dict(t=110), bargap=0.35,
+        height=370, margin=dict(t=20), bargap=0.35,
         title=dict(text=(f"{n_files:,} file{'s' * (n_files > 1)} × {file_size:,} B "
                          f"({_size(total)}): one archive copies {speedup:.3g}× faster than "
                          f"cp -r<br><sup>measured on the machine that built this page, "

@@ -89,7 +89,7 @@ def cost_figure(network="v1", width_mult=1.0, resolution=224):
                                         if k == 2 else None)
     peak = f"peak {c['peak']:,} elements alive (input + output) at {c['peak_name']}"
     fig = go.Figure(traces, layout=layout)
-    fig.update_layout(height=640, bargap=0.15, margin=dict(t=95, l=68, b=50), title=dict(text=(
+    fig.update_layout(height=565, bargap=0.15, margin=dict(t=20, l=68, b=50), title=dict(text=(
         f"MobileNet {network}, α = {width_mult}, {resolution}×{resolution}: "
         f"{c['total_macs'] / 1e6:.1f} M multiply-adds, {c['total_params'] / 1e6:.2f} M parameters"
         f"<br><sup>{peak}</sup>")))
@@ -164,7 +164,7 @@ def manifold_figure(n=3, seed=0):
     axis = dict(range=[-FRAME, FRAME], zeroline=True, zerolinecolor="#ddd")
     fig = go.Figure(traces)
     fig.update_layout(
-        height=520, margin=dict(t=110, l=55, b=91),
+        height=430, margin=dict(t=20, l=55, b=91),
         xaxis=dict(axis, domain=[0, 0.47]), yaxis=dict(axis, scaleanchor="x"),
         xaxis2=dict(axis, domain=[0.53, 1]), yaxis2=dict(axis, scaleanchor="x2", anchor="x2"),
         legend=dict(y=-0.08, yanchor="top"),
@@ -187,7 +187,7 @@ def fraction_figure(ns, measured, low, high):
                    marker=dict(color=COLORS[0], size=9)),
         go.Scatter(x=list(ns), y=formula, mode="lines", name="1 − (n + 1)/2ⁿ",
                    line=dict(color=COLORS[3], dash="dash"))])
-    fig.update_layout(height=440, margin=dict(b=120), legend=LEGEND_BELOW,
+    fig.update_layout(height=410, margin=dict(b=120), legend=LEGEND_BELOW,
                       title=dict(text="Fraction of the spiral where ReLU(T x) is invertible"),
                       xaxis=dict(title="embedding dimension n", range=[0.5, max(ns) + 0.5]),
                       yaxis=dict(title="fraction invertible", range=[0, 1.02]))
@@ -202,7 +202,7 @@ def bottleneck_figure(expansions, linear, relu):
                    name="linear projection (MobileNet v2)", line=dict(color=COLORS[0])),
         go.Scatter(x=list(expansions), y=list(relu), mode="lines+markers",
                    name="ReLU after the projection", line=dict(color=COLORS[3]))])
-    fig.update_layout(height=440, margin=dict(b=120), legend=LEGEND_BELOW,
+    fig.update_layout(height=410, margin=dict(b=120), legend=LEGEND_BELOW,
                       title=dict(text="What a bottleneck keeps of its 2-D input"),
                       xaxis=dict(title="expansion ratio t", type="log",
                                  tickvals=list(expansions)),

@@ -121,7 +121,7 @@ def field_figure(layers=3, kernel_size=3, stride=1, dilation=1):
                 ticks="", fixedrange=True)
     hole_txt = f", {holes} holes" if holes else ", no holes"
     layout = dict(
-        height=440, margin=dict(t=115, b=45, l=40, r=10), showlegend=False,
+        height=345, margin=dict(t=20, b=45, l=40, r=10), showlegend=False,
         title=dict(text=(f"{layers} × conv {kernel_size}×{kernel_size}, stride {stride}, "
                          f"dilation {dilation}: r = {rf.size[0]}, S = {rf.stride[0]}, "
                          f"P = {rf.padding[0]}{hole_txt}<br><sup>output unit {pos} of "
@@ -164,7 +164,7 @@ def architectures_figure(input_size: int = 224):
     data.append(go.Scatter(x=[0, 20], y=[input_size] * 2, mode="lines", name="input size",
                            line=dict(color="#888", dash="dash"), hoverinfo="skip"))
     return go.Figure(data=data, layout=dict(
-        height=420, title=f"Receptive field size after each layer ({input_size}×{input_size} "
+        height=390, title=f"Receptive field size after each layer ({input_size}×{input_size} "
                           "input)",
         xaxis=dict(title="layers larger than 1×1, in order", range=[0, 20], dtick=2),
         yaxis=dict(title="field size r (pixels)", rangemode="tozero"),
@@ -183,7 +183,7 @@ def erf_growth_figure(growth: dict):
                    line=dict(dash="dot")),
     ]
     return go.Figure(data=data, layout=dict(
-        height=400, title="A field grows like n, its effective part like √n",
+        height=370, title="A field grows like n, its effective part like √n",
         xaxis=dict(title="layers n (3×3, stride 1)", rangemode="tozero"),
         yaxis=dict(title="pixels", rangemode="tozero"),
         legend=dict(orientation="v", x=0.02, y=0.98, yanchor="top")))

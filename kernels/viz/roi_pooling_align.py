@@ -141,8 +141,8 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
     captions = [(SIZE / 2, f"feature map x ({SIZE}×{SIZE})"),
                 (OUT_X + pw / 2, f"output y ({ph}×{pw})"), (gx + SIZE / 2, grad_title)]
     fig.update_layout(
-        title=dict(text=title, font=dict(size=14)), height=460,
-        margin=dict(l=30, r=10, t=90, b=85),
+        title=dict(text=title, font=dict(size=14)), height=390,
+        margin=dict(l=30, r=10, t=20, b=85),
         legend=dict(orientation="h", y=-0.2, yanchor="top", x=0),
         xaxis=dict(range=[RANGE[0], gx + SIZE + HALF], tickvals=[v for v, _ in ticks],
                    ticktext=[t for _, t in ticks]),
@@ -296,7 +296,7 @@ def bin_split_figure(box=(0.0, 3.0, 6.0, 7.0), output_size=2):
                                                    scaleanchor=xa, anchor=xa)
     fig = go.Figure(traces)
     box_text = ", ".join(f"{v:g}" for v in box)
-    fig.update_layout(height=470, margin=dict(l=30, r=10, t=50, b=40), **axes,
+    fig.update_layout(height=440, margin=dict(l=30, r=10, t=20, b=40), **axes,
                       legend=dict(orientation="h", y=-0.3, yanchor="top", x=0),
                       title=dict(text=f"box ({box_text}) → cells {x1}..{x2} × {y1}..{y2}, "
                                       f"{output_size} × {output_size} bins", font=dict(size=14)))

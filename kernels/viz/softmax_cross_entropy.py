@@ -66,7 +66,7 @@ def softmax_loss_figure(logit=2.0, true_class=0, temperature=1.0, label_smoothin
     fig.update_layout(
         title=dict(text=f"cross-entropy L = {s['loss']:.4f}   (true class {true_class}, "
                         f"T = {temperature:g}, ε = {label_smoothing:g})", font=dict(size=15)),
-        height=380, showlegend=False, bargap=0.3,
+        height=350, showlegend=False, bargap=0.3,
         xaxis=dict(domain=[0, 0.46]), xaxis2=dict(domain=[0.54, 1], anchor="y2"),
         yaxis=dict(range=[0, 1.1], title="probability  (◆ target y)"),
         yaxis2=dict(range=[-1.05, 1.05], anchor="x2", title="gradient p − y", zeroline=True,
@@ -89,7 +89,7 @@ def softmax_jacobian_figure(logit=2.0, temperature=1.0):
     fig.update_layout(
         title=dict(text=f"softmax Jacobian ∂p/∂u at u = z / T, T = {temperature:g}",
                    font=dict(size=15)),
-        height=380, width=460, margin=dict(t=90), yaxis=dict(autorange="reversed", showgrid=False),
+        height=310, width=460, margin=dict(t=20), yaxis=dict(autorange="reversed", showgrid=False),
         xaxis=dict(side="top", showgrid=False))
     return fig
 
@@ -124,7 +124,7 @@ def smoothing_loss_figure(smoothings=SMOOTHINGS, num_classes=len(BASE_LOGITS)):
     fig.update_layout(
         title=dict(text=f"cross-entropy vs margin of the true logit ({num_classes} classes)",
                    font=dict(size=15)),
-        height=360, legend=dict(orientation="v", x=1.02, y=1, yanchor="top"),
+        height=330, legend=dict(orientation="v", x=1.02, y=1, yanchor="top"),
         xaxis=dict(title="true-class logit − other logits"),
         yaxis=dict(title="loss", range=[0, 2.5]))
     return fig

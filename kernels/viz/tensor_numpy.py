@@ -75,16 +75,17 @@ def conversion_cost_figure(size=4 ** 10, dtype="float32"):
     share = max(here.seconds[n] for n in names if here.shares[n])
     copy = min(here.seconds[n] for n in names if not here.shares[n])
     mib = here.nbytes / 2 ** 20
-    # Three short title lines and the legend under the plot: at 1280x720 (a projector) one long
-    # line ran past the plot's width and the legend's rows sat on top of it.
+    # The legend under the plot: at 1280x720 (a projector) its rows sat on the title's.
     fig.update_layout(
         title=dict(text=(f"{dtype}, {size:,} elements ({mib:.3g} MiB): sharing ≤ {_us(share)}, "
                          f"copying ≥ {_us(copy)}<br><sup>the fastest copy moves "
                          f"{here.nbytes / copy / 1e9:.2g} GB/s, median of {REPEATS} runs on one "
                          f"thread<br>{where_measured()}</sup>")),
-        height=560, margin=dict(t=110, b=150),
+        height=470, margin=dict(t=20, b=150),
         legend=dict(y=-0.2, yanchor="top", x=0, xanchor="left", orientation="h"))
     x_range, y_range = _axis_ranges(grid)
-    fig.update_xaxes(type="log", range=x_range, title="tensor size (elements)")
-    fig.update_yaxes(type="log", range=y_range, title="time per conversion (µs)")
+    # labels at the powers of ten only: plotly's default adds "2" and "5" between them, 60
+    # labels to lay out again on every frame switch, and harder to read than 5 per axis
+    fig.update_xaxes(type="log", range=x_range, dtick=1, title="tensor size (elements)")
+    fig.update_yaxes(type="log", range=y_range, dtick=1, title="time per conversion (µs)")
     return fig

@@ -3,6 +3,11 @@
 Plotly's stock template adds ~10 kB of JSON to every figure; this one carries only what the
 book's figures use, keeps a projector-friendly font size, and is registered as the default
 when :mod:`kernels.viz` is imported.
+
+A figure's title is drawn by the page, as HTML above the plot (the Explorer's front end takes it
+out of the layout, see ``static/kernels-frames.js``): so a figure's top margin holds only what
+sits above its plot area (a legend, subplot titles), and its height counts the plot without the
+title. Drawn by plotly itself (``fig.show()``), ``title.automargin`` makes room for the title.
 """
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -17,7 +22,8 @@ TEMPLATE = go.layout.Template(
         colorway=COLORS,
         paper_bgcolor="white",
         plot_bgcolor="white",
-        margin=dict(l=50, r=20, t=50, b=45),
+        margin=dict(l=50, r=20, t=20, b=45),
+        title=dict(automargin=True),
         xaxis=dict(showgrid=True, gridcolor="#eee", zeroline=False, linecolor="#888",
                    ticks="outside", automargin=True),
         yaxis=dict(showgrid=True, gridcolor="#eee", zeroline=False, linecolor="#888",

@@ -4,6 +4,9 @@
  * (see kernels/viz/_frames.py): a base figure, a pool of distinct values and, per grid point,
  * the trace count plus [path, poolIndex] edits (-1 deletes the key). No Python runs here.
  *
+ * The figure's title is shown as HTML in the Explorer's <p class="kx-title"> above the plot
+ * (kxFrames.takeTitle / showTitle), and names the plot for screen readers.
+ *
  * Dark mode: when the page defines window.kxTheme (kernels-theme.js), every figure goes through
  * kxTheme.apply(fig) just before Plotly.react, and the current frame is drawn again when the
  * page's theme changes (kxTheme.onChange).
@@ -29,6 +32,13 @@
     root.dataset.kxReady = "1";
     var payload = JSON.parse(root.querySelector("script.kx-data").textContent);
     var plot = root.querySelector(".kx-plot");
+    var title = root.querySelector(".kx-title");
+    if (!title) {  // a page built before titles were HTML
+      title = document.createElement("p");
+      title.className = "kx-title";
+      plot.parentNode.insertBefore(title, plot);
+    }
+    window.kxFrames.keepTallest(title);
     var inputs = payload.controls.map(function (c) {
       return root.querySelector('[data-param="' + c.name + '"]');
     });
@@ -45,6 +55,9 @@
       current = index;
       var fig = buildFigure(payload, index);
       if (window.kxTheme) fig = window.kxTheme.apply(fig);
+      var text = window.kxFrames.takeTitle(fig);
+      window.kxFrames.showTitle(title, text);
+      plot.setAttribute("aria-label", "interactive figure" + (text ? ": " + title.textContent : ""));
       // Only the moved control's readout changes; writing the others again (even the same
       // text) would make the browser lay out the page again when plotly next measures a label.
       readouts.forEach(function (out, k) {

@@ -3,6 +3,9 @@
  *
  *   window.kxFrames.apply(base, pool, frame) -> {data, layout}
  *   window.kxFrames.config: the plotly config both give a figure's first draw
+ *   window.kxFrames.takeTitle(fig) -> the figure's title text, taken out of its layout
+ *   window.kxFrames.showTitle(el, text): that title as HTML in `el`, above the plot
+ *   window.kxFrames.keepTallest(el): `el` never shrinks while its width stays the same
  *
  * `frame` is [trace count, [[path, poolIndex], ...]]: each edit sets the value at `path` of a
  * copy of `base` to pool[poolIndex] (-1 deletes the key). Python's twin is _frames.apply_frame.
@@ -52,9 +55,86 @@ if (!window.kxFrames) {
       return fig;
     }
 
+    // A figure's title is drawn by the page as HTML above the plot, not by plotly. HTML wraps to
+    // the width there is (plotly writes one unwrapped line per <br>: at desktop width the titles
+    // of four Explorers ran past both edges of their figure, on a phone nearly all), and plotly
+    // no longer lays out the title's lines on every frame switch. The figures keep their
+    // title in Python (layout.title.text, plotly's markup); it is taken out before drawing.
+    function takeTitle(fig) {
+      var title = fig.layout && fig.layout.title;
+      var text = title && (typeof title === "string" ? title : title.text);
+      if (fig.layout) delete fig.layout.title;
+      return text ? String(text) : "";
+    }
+
+    // plotly's title markup -> DOM nodes, never innerHTML: <br> breaks a line, <sup> (the book's
+    // subtitle lines) is smaller text on the line, <sub>, <b>, <i>, <em> are themselves; any
+    // other tag and the entities plotly decodes stay text.
+    var TAG = /<(\/?)(br|sup|sub|b|i|em)\s*\/?>/gi;
+    var ENTITY = /&(amp|lt|gt|quot|#39|#\d+|#x[0-9a-f]+);/gi;
+    var NAMED = {amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'"};
+    function decode(text) {
+      return text.replace(ENTITY, function (all, name) {
+        var key = name.toLowerCase();
+        if (NAMED[key]) return NAMED[key];
+        var code = key[1] === "x" ? parseInt(key.slice(2), 16) : parseInt(key.slice(1), 10);
+        return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
+      });
+    }
+
+    function showTitle(el, text) {
+      if (el.kxTitle === text) return;  // the same title: the page is not laid out again
+      el.kxTitle = text;
+      el.textContent = "";
+      var open = [el], last = 0, match;
+      function addText(part) {
+        if (part) open[open.length - 1].appendChild(document.createTextNode(decode(part)));
+      }
+      TAG.lastIndex = 0;
+      while ((match = TAG.exec(text)) !== null) {
+        addText(text.slice(last, match.index));
+        last = TAG.lastIndex;
+        var name = match[2].toLowerCase();
+        if (name === "br") {
+          open[open.length - 1].appendChild(document.createElement("br"));
+        } else if (match[1]) {
+          if (open.length > 1 && open[open.length - 1].kxTag === name) open.pop();
+        } else {
+          var node = document.createElement(name === "sup" ? "span" : name);
+          if (name === "sup") node.className = "kx-title-sub";
+          node.kxTag = name;
+          open[open.length - 1].appendChild(node);
+          open.push(node);
+        }
+      }
+      addText(text.slice(last));
+      el.hidden = !text;
+    }
+
+    // A title that wraps to one line more on some frames would move the plot (and the page
+    // under it) up and down while a slider moves: the title's box keeps the tallest height it
+    // had at its width (a ResizeObserver reads it after layout, so no switch waits for it).
+    function keepTallest(el) {
+      if (!window.ResizeObserver || el.kxTallest !== undefined) return;
+      el.kxTallest = 0;
+      var width = -1;
+      new ResizeObserver(function () {
+        if (el.offsetWidth !== width) {  // a new width: heights seen at the old one do not count
+          width = el.offsetWidth;
+          el.kxTallest = 0;
+          el.style.minHeight = "";
+        }
+        if (el.offsetHeight > el.kxTallest) {
+          el.kxTallest = el.offsetHeight;
+          el.style.minHeight = el.kxTallest + "px";
+        }
+      }).observe(el);
+    }
+
     var config = {responsive: true, displaylogo: false,
                   modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 
-    return {apply: apply, config: config};
+    return {apply: apply, config: config, takeTitle: takeTitle, showTitle: showTitle,
+            keepTallest: keepTallest};
   })();
 }

@@ -49,15 +49,20 @@ function render({ model, el }) {
   var lib = kxLibrary();
   var plot = document.createElement("div");
   plot.className = "kx-live-plot";
+  var title = document.createElement("p");  // the figure's title, as HTML (kernels-frames.js)
+  title.className = "kx-title";
+  title.hidden = true;
   el.classList.add("kx-live");
+  el.appendChild(title);
   el.appendChild(plot);
+  window.kxFrames.keepTallest(title);
   var note = null;
   var noteTimer = setTimeout(function () {  // still no plotly.js: no kernel answers
     note = document.createElement("p");
     note.className = "kx-reopen-note";
     note.innerHTML = "<em></em>";
     note.firstChild.textContent = KX_NOTE;
-    el.insertBefore(note, plot);
+    el.insertBefore(note, title);
   }, 1500);
   var busy = false, again = false, alive = true;
 
@@ -69,6 +74,7 @@ function render({ model, el }) {
     var patch = model.get("patch") || {};  // base + patch: kernels-frames.js, as on the site
     var fig = window.kxFrames.apply(model.get("base"), patch.pool || [], patch.frame);
     fig = window.kxTheme ? window.kxTheme.apply(fig) : fig;
+    window.kxFrames.showTitle(title, window.kxFrames.takeTitle(fig));
     var t0 = performance.now();
     // The config goes with the first draw only (given again, Plotly.react rebuilds the plot's
     // context: see kernels-explorer.js).
