@@ -60,10 +60,14 @@ if (!window.kxFrames) {
     // of four Explorers ran past both edges of their figure, on a phone nearly all), and plotly
     // no longer lays out the title's lines on every frame switch. The figures keep their
     // title in Python (layout.title.text, plotly's markup); it is taken out before drawing.
+    // The title left to plotly is an explicit empty one: without a text plotly takes its
+    // placeholder ("Click to enter Plot title"), and with the template's title.automargin it
+    // would measure that hidden placeholder on every draw (a forced layout of the whole page).
     function takeTitle(fig) {
-      var title = fig.layout && fig.layout.title;
+      fig.layout = fig.layout || {};
+      var title = fig.layout.title;
       var text = title && (typeof title === "string" ? title : title.text);
-      if (fig.layout) delete fig.layout.title;
+      fig.layout.title = {text: "", automargin: false};
       return text ? String(text) : "";
     }
 
