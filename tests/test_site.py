@@ -6,6 +6,7 @@ Needs ``make html`` first (``make test`` does it) and Debian's ``chromium``.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -160,7 +161,8 @@ def test_math_is_typeset(site, path):
 def plot_state(page, index):
     return page.evaluate("""i => {
         const p = document.querySelectorAll('.kx-explorer')[i].querySelector('.kx-plot');
-        return JSON.stringify({data: p.data, title: p.layout && p.layout.title});
+        const t = p.parentNode.querySelector('.kx-title');
+        return JSON.stringify({data: p.data, title: t.textContent, plotly_title: p.layout.title});
     }""", index)
 
 
@@ -212,8 +214,10 @@ def test_static_frame_matches_the_figure_function(site):
         for got, want in zip(drawn["data"], expected["data"]):
             for key in ("x", "y", "text"):
                 assert got[key] == want[key]
-        assert drawn["title"]["text"] == expected["layout"]["title"]["text"]
-        assert "output size" in drawn["title"]["text"]
+        # the title is the page's HTML above the plot; plotly draws none
+        assert drawn["title"] == re.sub("<[^>]+>", "", expected["layout"]["title"]["text"])
+        assert "output size" in drawn["title"]
+        assert drawn["plotly_title"] == {"text": "", "automargin": False}
     finally:
         page.context.close()
 
@@ -265,6 +269,11 @@ OVERLAPS_JS = """async () => {
                         `overlaps "${b[k][4]}" by ${w.toFixed(1)} x ${h.toFixed(1)} px`);
                 }
             }
+            const title = root.querySelector('.kx-title');
+            if (title.scrollWidth > title.clientWidth + 1) found.push(`explorer ${i} ${where}: ` +
+                `title "${title.textContent}" runs past the figure`);
+            if (root.querySelector('.kx-plot .gtitle')) found.push(`explorer ${i} ${where}: ` +
+                'plotly drew a title');
             for (const o of root.querySelectorAll('.kx-control output'))
                 if (o.scrollWidth > o.clientWidth + 1) found.push(`explorer ${i} ${where}: ` +
                     `readout "${o.textContent}" cut (${o.scrollWidth} > ${o.clientWidth} px)`);
@@ -288,7 +297,8 @@ OVERLAPS_JS = """async () => {
 @pytest.mark.parametrize("path", EXPLORER_PAGES)
 def test_figures_are_readable_on_a_projector(site, path):
     """At 1280 x 720, in every frame a control reaches from the first one: no two labels of one
-    layer of a figure overlap (rounded to what a reader needs), and no readout is cut."""
+    layer of a figure overlap (rounded to what a reader needs), no readout is cut, and the
+    figure's title (HTML above the plot) stays within the figure's width."""
     url, b = site
     page = b.new_context(viewport=PROJECTOR).new_page()
     try:
@@ -297,5 +307,77 @@ def test_figures_are_readable_on_a_projector(site, path):
                                ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
         problems = page.evaluate(OVERLAPS_JS)
         assert problems == [], f"{path} at 1280 x 720:\n" + "\n".join(problems[:20])
+    finally:
+        page.context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.parametrize("path", EXPLORER_PAGES)
+def test_figure_titles_wrap_on_a_phone(site, path):
+    """A figure's title is HTML above its plot: on a phone it wraps within the figure's width
+    (plotly's own title is one line per <br> and ran past the figure's edges)."""
+    url, b = site
+    page = b.new_context(viewport=PHONE).new_page()
+    try:
+        page.goto(f"{url}/{path}", wait_until="load")
+        page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
+                               ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
+        titles = page.evaluate("""() => [...document.querySelectorAll('.kx-explorer')].map(r => {
+            const t = r.querySelector('.kx-title'), p = r.querySelector('.kx-plot');
+            return {text: t.textContent, hidden: t.hidden, scroll: t.scrollWidth,
+                    width: t.clientWidth, lines: Math.round(t.offsetHeight / parseFloat(
+                        getComputedStyle(t).lineHeight)),
+                    label: p.getAttribute('aria-label'), plotly: !!p.querySelector('.gtitle')};
+        })""")
+        assert titles and any(t["text"] for t in titles)
+        for t in titles:
+            assert not t["plotly"]
+            assert t["hidden"] == (t["text"] == "")
+            assert t["scroll"] <= t["width"] + 1, t
+            assert t["label"] == "interactive figure" + (f": {t['text']}" if t["text"] else "")
+        assert max(t["lines"] for t in titles) > 1  # something did wrap at 390 px
+    finally:
+        page.context.close()
+
+
+def test_title_markup_becomes_text_and_the_title_box_keeps_its_height(site):
+    """plotly's title markup is turned into DOM nodes, never HTML: <br>, <sup> (the subtitle
+    lines, smaller), <sub>, <b>, <i>, and plotly's entities; any other tag stays text. While a
+    slider moves, the title's box keeps the tallest height it had, so the plot never jumps up."""
+    page, log = open_page(site, "book/intro.html")
+    try:
+        page.wait_for_function("document.querySelector('.kx-explorer .kx-plot').data")
+        got = page.evaluate("""() => {
+            const el = document.createElement('p');
+            window.kxFrames.showTitle(el,
+                'A<br><sup>b &amp; <script>x()</script> c<sub>2</sub> &#8805; <b>d</b></sup>');
+            return {text: el.textContent, br: el.querySelectorAll('br').length,
+                    sub: el.querySelector('.kx-title-sub').textContent,
+                    tags: [...el.querySelectorAll('*')].map(e => e.tagName).join(' ')};
+        }""")
+        assert got == {"text": "Ab & <script>x()</script> c2 \u2265 d", "br": 1,
+                       "sub": "b & <script>x()</script> c2 \u2265 d", "tags": "BR SPAN SUB B"}
+        fig = {"layout": {"title": {"text": "t", "font": {"size": 9}}}}
+        assert page.evaluate("f => [window.kxFrames.takeTitle(f), f.layout.title]", fig) == \
+            ["t", {"text": "", "automargin": False}]
+        tops = page.evaluate("""async () => {
+            const root = document.querySelectorAll('.kx-explorer')[0];
+            const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
+            const tops = [];
+            for (const input of root.querySelectorAll('[data-param]')) {
+                const n = Number(input.max) + 1;
+                for (let v = 0; v < n; v++) {
+                    input.value = String(v);
+                    input.dispatchEvent(new Event('input', {bubbles: true}));
+                    await root.kxDrawn; await frame();
+                    tops.push(root.querySelector('.kx-plot').offsetTop);
+                }
+            }
+            return tops;
+        }""")
+        assert len(tops) > 10 and tops == sorted(tops)  # the plot never moves up
+        assert log.errors == []
     finally:
         page.context.close()

@@ -113,15 +113,21 @@ def test_three_panels_share_one_pair_of_axes():
         assert V.RANGE[1] < min(out.x) - V.HALF and max(out.x) + V.HALF < gx  # no overlap
         assert lay.xaxis.range[1] >= gx + V.SIZE and lay.yaxis.range[0] >= V.SIZE
         ticks = dict(zip(lay.xaxis.tickvals, lay.xaxis.ticktext))
-        assert [ticks[c] for c in range(V.SIZE + 1)] == [ticks[gx + c] for c in
-                                                         range(V.SIZE + 1)] == \
+        numbers = {at: text.split("<br>")[0] for at, text in ticks.items()}
+        assert [numbers[c] for c in range(V.SIZE + 1)] == [numbers[gx + c] for c in
+                                                           range(V.SIZE + 1)] == \
             [str(c) for c in range(V.SIZE + 1)]
+        # each panel named under its middle, on a tick label's second line (no annotations)
+        ph, pw = len(out.z), len(out.z[0])
+        names = {at: text.split("<br>")[1] for at, text in ticks.items() if "<br>" in text}
+        assert names == {V.SIZE / 2: f"feature map x ({V.SIZE}×{V.SIZE})",
+                         V.OUT_X + pw / 2: f"output y ({ph}×{pw})",
+                         gx + V.SIZE / 2: names[gx + V.SIZE / 2]}
+        assert names[gx + V.SIZE / 2].startswith("dL/dx") and not lay.annotations
         assert list(lay.yaxis.tickvals) == list(range(V.SIZE + 1))
         assert lay.xaxis.ticks == lay.yaxis.ticks == ""
         assert lay.xaxis.fixedrange and lay.yaxis.fixedrange
-        assert [a.text.split(" ")[0] for a in lay.annotations] == ["feature", "output", "dL/dx"]
         assert all(t.showscale is False for t in fig.data if t.type == "heatmap")
-        ph, pw = len(out.z), len(out.z[0])
         assert [list(r) for r in out.customdata] == [[f"{i}, {j}" for j in range(pw)]
                                                      for i in range(ph)]
         # the hover names a cell by its indices, not its drawn centre (0.5 formats as "1")
@@ -130,12 +136,13 @@ def test_three_panels_share_one_pair_of_axes():
         assert "%{customdata}" in out.hovertemplate
 
 
-def test_the_map_prints_the_values_the_op_reads():
-    """The map prints a cell's value only where the op reads it (every label costs plotly
-    work on every switch; hover shows any cell): RoI Pool, every cell of its bins; RoI Align,
-    every cell a bilinear sample weighs (where the average's gradient is not zero)."""
+def test_values_are_printed_where_the_op_reads():
+    """Values are printed only on the cells the op reads, and on one panel only (every label
+    costs plotly work on every switch; hover shows any cell): RoI Pool prints the map on every
+    cell of its bins (where a bin's maximum comes from); RoI Align prints the gradient, the
+    bilinear weights, on every cell a sample weighs (where the average's gradient is not zero)."""
     x = V.feature_map()[0, 0].int()
-    shown = lambda fig: torch.tensor([[t != "" for t in row] for row in fig.data[0].text])  # noqa: E731
+    shown = lambda trace: torch.tensor([[t != "" for t in row] for row in trace.text])  # noqa: E731
     for p in _grid(V.roi_pool_figure)[::7]:
         fig = V.roi_pool_figure(**p)
         bins = kernels.roi_pool_bins((p["x1"], p["y1"], p["x2"], p["y2"]), p["output_size"],
@@ -144,12 +151,20 @@ def test_the_map_prints_the_values_the_op_reads():
         for r0, r1 in bins.rows.tolist():
             for c0, c1 in bins.cols.tolist():
                 want[r0:r1, c0:c1] = True
-        assert torch.equal(shown(fig), want), p
+        assert torch.equal(shown(fig.data[0]), want), p
+        assert not shown(fig.data[GRAD]).any()
         assert (_z(fig.data[GRAD])[~want] == 0).all()  # the argmax of a bin lies in the bin
     for p in _grid(V.roi_align_figure)[::5]:
         fig = V.roi_align_figure(**p)
         avg = V.roi_align_figure(**{**p, "mode": "avg"})
-        assert torch.equal(shown(fig), _z(avg.data[GRAD]) > 0), p
+        grad = _z(fig.data[GRAD])
+        assert not shown(fig.data[0]).any()
+        assert torch.equal(shown(avg.data[GRAD]), _z(avg.data[GRAD]) > 0), p
+        # max: only the winning samples' cells have a gradient, all of them read by avg too
+        assert torch.equal(shown(fig.data[GRAD]), (grad > 0) & (_z(avg.data[GRAD]) > 0)), p
+        assert torch.equal(grad > 0, shown(fig.data[GRAD])), p
+        assert all(t in ("", V._cell_text(v)) for row_t, row_v in
+                   zip(fig.data[GRAD].text, grad.tolist()) for t, v in zip(row_t, row_v))
     fig = V.roi_pool_figure()
     assert all(t in ("", str(v)) for row_t, row_v in zip(fig.data[0].text, x.tolist())
                for t, v in zip(row_t, row_v))

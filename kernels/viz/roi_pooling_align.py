@@ -84,19 +84,25 @@ def _cell_text(v: float) -> str:
     return "<.01" if abs(v) < 0.005 else f"{v:.2f}"
 
 
-def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
+def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, printed):
     """Three panels side by side: the map with the geometry; the output; the gradient on the
     map, all in one pair of axes (map cells as units). ``read``: an 8 x 8 mask of the cells
-    the op reads, the only ones whose value is printed (hover shows every cell's).
+    the op reads. ``printed``: ``"map"`` prints the map's values on those cells (RoI Pool: the
+    values a bin's maximum is taken from), ``"gradient"`` the gradient's values there (RoI
+    Align: the bilinear weights); the other panel shows its values by colour and hover.
 
     Light to redraw (issue 14: a static frame switch within 16 ms; plotly draws the whole
     figure again on every switch, and each pair of axes costs as much as a panel's content):
     one plot area instead of three, the output and the gradient placed beside the map at
-    :data:`OUT_X` and :func:`grad_x`; values printed only on the cells the op reads (plotly
-    lays out every label again on every switch); tick labels only at cell edges, no tick
-    marks, and no zoom (``fixedrange``: the next frame would reset it anyway), which spares
-    plotly its drag handles. The hover names every cell by its own indices (``customdata``).
+    :data:`OUT_X` and :func:`grad_x`; values printed on one of map and gradient only, and
+    only on the cells the op reads (plotly lays out every label again on every switch); tick
+    labels only at cell edges, no tick marks; the panels' names are second lines of tick
+    labels (each layout annotation cost plotly about as much as twenty tick labels); no zoom
+    (``fixedrange``: the next frame would reset it anyway), which spares plotly its drag
+    handles. The hover names every cell by its own indices (``customdata``).
     """
+    if printed not in ("map", "gradient"):
+        raise ValueError(f"printed must be 'map' or 'gradient', got {printed!r}")
     x = feature_map()[0, 0]
     centres = [i + HALF for i in range(SIZE)]
     ph, pw = out.shape
@@ -110,7 +116,7 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
     fig = go.Figure([
         go.Heatmap(z=x.int().tolist(), x=centres, y=centres, colorscale="Greys", zmin=-20,
                    zmax=90, showscale=False, texttemplate="%{text}", textfont=dict(size=10),
-                   text=[[str(v) if r else "" for v, r in zip(row, rs)]
+                   text=[[str(v) if r and printed == "map" else "" for v, r in zip(row, rs)]
                          for row, rs in zip(x.int().tolist(), read.tolist())],
                    customdata=_cell_indices(SIZE, SIZE),
                    hovertemplate="x[%{customdata}] = %{z}<extra></extra>"),
@@ -130,25 +136,27 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read):
                    colorscale="Blues", showscale=False, texttemplate="%{text}",
                    hovertemplate="y[%{customdata}] = %{z}<extra></extra>"),
         go.Heatmap(z=g, x=[gx + c for c in centres], y=centres, colorscale="Oranges",
-                   showscale=False, text=[[_cell_text(v) for v in row] for row in g],
+                   showscale=False,
+                   text=[[_cell_text(v) if r and printed == "gradient" else "" for v, r in
+                          zip(row, rs)] for row, rs in zip(g, read.tolist())],
                    customdata=_cell_indices(SIZE, SIZE),
                    texttemplate="%{text}", textfont=dict(size=10),
                    hovertemplate="dL/dx[%{customdata}] = %{z}<extra></extra>"),
     ])
     cells = list(range(SIZE + 1))
-    ticks = ([(c, str(c)) for c in cells] + [(OUT_X + j + HALF, str(j)) for j in range(pw)] +
-             [(gx + c, str(c)) for c in cells])
-    captions = [(SIZE / 2, f"feature map x ({SIZE}×{SIZE})"),
-                (OUT_X + pw / 2, f"output y ({ph}×{pw})"), (gx + SIZE / 2, grad_title)]
+    ticks = dict([(c, str(c)) for c in cells] + [(OUT_X + j + HALF, str(j)) for j in range(pw)]
+                 + [(gx + c, str(c)) for c in cells])
+    # each panel's name under the middle of the panel, as the second line of a tick label
+    for at, name in ((SIZE / 2, f"feature map x ({SIZE}×{SIZE})"),
+                     (OUT_X + pw / 2, f"output y ({ph}×{pw})"), (gx + SIZE / 2, grad_title)):
+        ticks[at] = f"{ticks.get(at, '')}<br>{name}"
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)), height=390,
         margin=dict(l=30, r=10, t=20, b=85),
         legend=dict(orientation="h", y=-0.2, yanchor="top", x=0),
-        xaxis=dict(range=[RANGE[0], gx + SIZE + HALF], tickvals=[v for v, _ in ticks],
-                   ticktext=[t for _, t in ticks]),
+        xaxis=dict(range=[RANGE[0], gx + SIZE + HALF], tickvals=list(ticks),
+                   ticktext=list(ticks.values())),
         yaxis=dict(range=RANGE[::-1], tickvals=cells, scaleanchor="x"),
-        annotations=[dict(text=text, x=at, xref="x", y=0, yref="paper", yshift=-28,
-                          yanchor="top", showarrow=False) for at, text in captions],
     )
     return steady_axes(fig, showgrid=False, zeroline=False, constrain="domain", ticks="",
                        fixedrange=True)
@@ -185,7 +193,8 @@ def roi_pool_figure(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale
              f"{[tuple(r) for r in bins.rows.tolist()]}, columns "
              f"{[tuple(c) for c in bins.cols.tolist()]} (clipped, end excluded)</sup>")
     return _figure(title, rects, (qx0, qy0, qx1 + 1, qy1 + 1),
-                   tuple(v * s for v in box), points, out, grad, "dL/dx (bins routed here)", read)
+                   tuple(v * s for v in box), points, out, grad, "dL/dx (bins routed here)", read,
+                   "map")
 
 
 @explorable(box=Param(tuple(BOXES), "Box", default="fractional (0.7, 2.6)-(6.3, 7.4)"),
@@ -221,7 +230,7 @@ def roi_align_figure(box="fractional (0.7, 2.6)-(6.3, 7.4)", output_size=2, samp
         spatial_scale=spatial_scale, sampling_ratio=sampling_ratio, aligned=aligned)[1]) > 0
     s = spatial_scale
     return _figure(title, rects, None, tuple(v * s for v in coords), points, out, grad,
-                   "dL/dx (bilinear weights)", read)
+                   "dL/dx (bilinear weights)", read, "gradient")
 
 
 def misalignment_figure(x, curves, ytitle="worst |bin start − true bin start| (image pixels)"):
