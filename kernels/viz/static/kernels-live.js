@@ -74,12 +74,14 @@ function render({ model, el }) {
     var patch = model.get("patch") || {};  // base + patch: kernels-frames.js, as on the site
     var fig = window.kxFrames.apply(model.get("base"), patch.pool || [], patch.frame);
     fig = window.kxTheme ? window.kxTheme.apply(fig) : fig;
-    window.kxFrames.showTitle(title, window.kxFrames.takeTitle(fig));
+    var text = window.kxFrames.takeTitle(fig);
     var t0 = performance.now();
     // The config goes with the first draw only (given again, Plotly.react rebuilds the plot's
     // context: see kernels-explorer.js).
     var config = plot.data ? undefined : window.kxFrames.config;
-    Promise.resolve(Plotly.react(plot, fig.data, fig.layout, config))
+    var drawn = Promise.resolve(Plotly.react(plot, fig.data, fig.layout, config));
+    window.kxFrames.showTitle(title, text);  // after plotly's draw, as on the site
+    drawn
       .then(function () {
         el.dataset.kxLastMs = (performance.now() - t0).toFixed(3);
         el.dataset.kxRev = String(model.get("rev"));
