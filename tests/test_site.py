@@ -161,7 +161,7 @@ def test_math_is_typeset(site, path):
 def plot_state(page, index):
     return page.evaluate("""i => {
         const p = document.querySelectorAll('.kx-explorer')[i].querySelector('.kx-plot');
-        const t = p.parentNode.querySelector('.kx-title');
+        const t = p.parentNode.querySelector('.kx-figure-title');
         return JSON.stringify({data: p.data, title: t.textContent, plotly_title: p.layout.title});
     }""", index)
 
@@ -269,7 +269,7 @@ OVERLAPS_JS = """async () => {
                         `overlaps "${b[k][4]}" by ${w.toFixed(1)} x ${h.toFixed(1)} px`);
                 }
             }
-            const title = root.querySelector('.kx-title');
+            const title = root.querySelector('.kx-figure-title');
             if (title.scrollWidth > title.clientWidth + 1) found.push(`explorer ${i} ${where}: ` +
                 `title "${title.textContent}" runs past the figure`);
             if (root.querySelector('.kx-plot .gtitle')) found.push(`explorer ${i} ${where}: ` +
@@ -325,7 +325,7 @@ def test_figure_titles_wrap_on_a_phone(site, path):
         page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
                                ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
         titles = page.evaluate("""() => [...document.querySelectorAll('.kx-explorer')].map(r => {
-            const t = r.querySelector('.kx-title'), p = r.querySelector('.kx-plot');
+            const t = r.querySelector('.kx-figure-title'), p = r.querySelector('.kx-plot');
             return {text: t.textContent, hidden: t.hidden, scroll: t.scrollWidth,
                     width: t.clientWidth, lines: Math.round(t.offsetHeight / parseFloat(
                         getComputedStyle(t).lineHeight)),
@@ -354,7 +354,7 @@ def test_title_markup_becomes_text_and_the_title_box_keeps_its_height(site):
             window.kxFrames.showTitle(el,
                 'A<br><sup>b &amp; <script>x()</script> c<sub>2</sub> &#8805; <b>d</b></sup>');
             return {text: el.textContent, br: el.querySelectorAll('br').length,
-                    sub: el.querySelector('.kx-title-sub').textContent,
+                    sub: el.querySelector('.kx-figure-subtitle').textContent,
                     tags: [...el.querySelectorAll('*')].map(e => e.tagName).join(' ')};
         }""")
         assert got == {"text": "Ab & <script>x()</script> c2 \u2265 d", "br": 1,

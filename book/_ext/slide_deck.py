@@ -49,6 +49,16 @@ def _lines(text: str, per_line: int = 78) -> int:
     return max(1, math.ceil(len(text) / per_line))
 
 
+def _figure_title_height(title) -> int:
+    """Height of a figure's title, which the page draws as HTML above the plot (24 px lines on
+    a slide, see kx-slides.css): each ``<br>`` starts a line, a long line wraps."""
+    text = title.get("text", "") if isinstance(title, dict) else (title or "")
+    if not text:
+        return 0
+    lines = re.split(r"<br\s*/?>", text, flags=re.I)
+    return 10 + 32 * sum(_lines(re.sub(r"<[^>]+>", "", line), 95) for line in lines)
+
+
 def cost(el: Tag) -> int:
     """Estimated height of one block; ``pack`` keeps each slide's sum under ``BUDGET``."""
     classes = el.get("class", [])
@@ -56,7 +66,8 @@ def cost(el: Tag) -> int:
     if explorer is not None:
         payload = json.loads(explorer.select_one("script.kx-data").string)
         rows = math.ceil(len(payload["controls"]) / 3)
-        return int(payload["base"]["layout"].get("height", 450)) + 60 * rows + 30
+        return (int(payload["base"]["layout"].get("height", 450)) + 60 * rows + 30
+                + _figure_title_height(payload["base"]["layout"].get("title")))
     check = el if "kx-check" in classes else el.select_one(".kx-check")
     if check is not None:  # a self-check question: title, prompt, answer row, two folds
         prompt = check.select_one(".kx-check-prompt, legend")

@@ -50,9 +50,9 @@ def front_end_source() -> str:
 
 
 # The figure's title above the plot, as on the static page (kernels-explorer.css).
-LIVE_CSS = """.kx-live .kx-title { margin: 0.6em 0.5em 0.2em; text-align: center;
+LIVE_CSS = """.kx-live .kx-figure-title { margin: 0.6em 0.5em 0.2em; text-align: center;
   font-size: 1.1em; line-height: 1.35; overflow-wrap: anywhere; }
-.kx-live .kx-title .kx-title-sub { font-size: 0.8em; opacity: 0.85; }"""
+.kx-live .kx-figure-title .kx-figure-subtitle { font-size: 0.8em; opacity: 0.85; }"""
 
 
 class LiveFigure(anywidget.AnyWidget):

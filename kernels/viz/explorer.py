@@ -186,7 +186,7 @@ class Explorer:
             rows.append(f'<div class="kx-control">{label}{widget}</div>')
         return (f'<div class="kx-explorer" id="kx-{uid}">'
                 f'<div class="kx-controls">{"".join(rows)}</div>'
-                f'<p class="kx-title" hidden></p>'
+                f'<p class="kx-figure-title" hidden></p>'
                 f'<div class="kx-plot" role="img" aria-label="interactive figure"></div>'
                 f'<script type="application/json" class="kx-data">{data}</script></div>')
 

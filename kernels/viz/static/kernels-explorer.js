@@ -4,7 +4,7 @@
  * (see kernels/viz/_frames.py): a base figure, a pool of distinct values and, per grid point,
  * the trace count plus [path, poolIndex] edits (-1 deletes the key). No Python runs here.
  *
- * The figure's title is shown as HTML in the Explorer's <p class="kx-title"> above the plot
+ * The figure's title is shown as HTML in the Explorer's <p class="kx-figure-title"> above the plot
  * (kxFrames.takeTitle / showTitle), and names the plot for screen readers.
  *
  * Dark mode: when the page defines window.kxTheme (kernels-theme.js), every figure goes through
@@ -32,10 +32,10 @@
     root.dataset.kxReady = "1";
     var payload = JSON.parse(root.querySelector("script.kx-data").textContent);
     var plot = root.querySelector(".kx-plot");
-    var title = root.querySelector(".kx-title");
+    var title = root.querySelector(".kx-figure-title");
     if (!title) {  // a page built before titles were HTML
       title = document.createElement("p");
-      title.className = "kx-title";
+      title.className = "kx-figure-title";
       plot.parentNode.insertBefore(title, plot);
     }
     window.kxFrames.keepTallest(title);

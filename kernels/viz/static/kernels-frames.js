@@ -105,7 +105,7 @@ if (!window.kxFrames) {
           if (open.length > 1 && open[open.length - 1].kxTag === name) open.pop();
         } else {
           var node = document.createElement(name === "sup" ? "span" : name);
-          if (name === "sup") node.className = "kx-title-sub";
+          if (name === "sup") node.className = "kx-figure-subtitle";
           node.kxTag = name;
           open[open.length - 1].appendChild(node);
           open.push(node);

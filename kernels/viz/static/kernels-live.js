@@ -50,7 +50,7 @@ function render({ model, el }) {
   var plot = document.createElement("div");
   plot.className = "kx-live-plot";
   var title = document.createElement("p");  // the figure's title, as HTML (kernels-frames.js)
-  title.className = "kx-title";
+  title.className = "kx-figure-title";
   title.hidden = true;
   el.classList.add("kx-live");
   el.appendChild(title);
