@@ -102,7 +102,8 @@ def test_three_panels_share_one_pair_of_axes():
     and the gradient sit side by side on one pair of axes in map cells, the gradient exactly
     the map's cells shifted right, labelled at the same cell edges; no tick marks (the cells
     are the grid), no zoom (no drag handles), and the hover names cells by their own indices."""
-    for fig in (V.roi_pool_figure(), V.roi_pool_figure(output_size=3), V.roi_align_figure()):
+    fig_align = V.roi_align_figure()
+    for fig in (V.roi_pool_figure(), V.roi_pool_figure(output_size=3), fig_align):
         lay = fig.layout
         assert {t.xaxis or "x" for t in fig.data} == {"x"} and {t.yaxis or "y" for t in
                                                                 fig.data} == {"y"}
@@ -124,6 +125,12 @@ def test_three_panels_share_one_pair_of_axes():
                          V.OUT_X + pw / 2: f"output y ({ph}×{pw})",
                          gx + V.SIZE / 2: names[gx + V.SIZE / 2]}
         assert names[gx + V.SIZE / 2].startswith("dL/dx") and not lay.annotations
+        # no legend (a tenth of a switch): the title's last line names every line drawn
+        key = lay.title.text.split("<br>")[-1]
+        assert lay.showlegend is False and key.startswith("<sup>blue: bins · ")
+        assert [t.name for t in fig.data[1:5] if len(t.x) and f": {t.name}" in key] == \
+            [t.name for t in fig.data[1:5] if len(t.x)]
+        assert ("quantised RoI" in key) == (fig is not fig_align)
         assert list(lay.yaxis.tickvals) == list(range(V.SIZE + 1))
         assert lay.xaxis.ticks == lay.yaxis.ticks == ""
         assert lay.xaxis.fixedrange and lay.yaxis.fixedrange

@@ -97,9 +97,10 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, pr
     :data:`OUT_X` and :func:`grad_x`; values printed on one of map and gradient only, and
     only on the cells the op reads (plotly lays out every label again on every switch); tick
     labels only at cell edges, no tick marks; the panels' names are second lines of tick
-    labels (each layout annotation cost plotly about as much as twenty tick labels); no zoom
-    (``fixedrange``: the next frame would reset it anyway), which spares plotly its drag
-    handles. The hover names every cell by its own indices (``customdata``).
+    labels (each layout annotation cost plotly about as much as twenty tick labels); no legend
+    (a tenth of a switch): the title's last line is the key; no zoom (``fixedrange``: the next
+    frame would reset it anyway), which spares plotly its drag handles. The hover names every
+    cell by its own indices (``customdata``).
     """
     if printed not in ("map", "gradient"):
         raise ValueError(f"printed must be 'map' or 'gradient', got {printed!r}")
@@ -150,10 +151,12 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, pr
     for at, name in ((SIZE / 2, f"feature map x ({SIZE}×{SIZE})"),
                      (OUT_X + pw / 2, f"output y ({ph}×{pw})"), (gx + SIZE / 2, grad_title)):
         ticks[at] = f"{ticks.get(at, '')}<br>{name}"
+    # the key names the drawn lines and points by their traces' names (the title is HTML)
+    looks = ("blue", "dotted", "dashed", "orange dots")  # traces 1-4, as styled above
+    key = " · ".join(f"{look}: {t.name}" for look, t in zip(looks, fig.data[1:5]) if len(t.x))
     fig.update_layout(
-        title=dict(text=title, font=dict(size=14)), height=390,
-        margin=dict(l=30, r=10, t=20, b=85),
-        legend=dict(orientation="h", y=-0.2, yanchor="top", x=0),
+        title=dict(text=f"{title}<br><sup>{key}</sup>", font=dict(size=14)), height=355,
+        margin=dict(l=30, r=10, t=20, b=50), showlegend=False,
         xaxis=dict(range=[RANGE[0], gx + SIZE + HALF], tickvals=list(ticks),
                    ticktext=list(ticks.values())),
         yaxis=dict(range=RANGE[::-1], tickvals=cells, scaleanchor="x"),
