@@ -294,17 +294,23 @@ OVERLAPS_JS = """async () => {
 }"""
 
 
+def open_drawn(site, path, viewport):
+    """``path`` in a fresh context at ``viewport``, once every Explorer has drawn a frame."""
+    url, b = site
+    page = b.new_context(viewport=viewport).new_page()
+    page.goto(f"{url}/{path}", wait_until="load")
+    page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
+                           ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
+    return page
+
+
 @pytest.mark.parametrize("path", EXPLORER_PAGES)
 def test_figures_are_readable_on_a_projector(site, path):
     """At 1280 x 720, in every frame a control reaches from the first one: no two labels of one
     layer of a figure overlap (rounded to what a reader needs), no readout is cut, and the
     figure's title (HTML above the plot) stays within the figure's width."""
-    url, b = site
-    page = b.new_context(viewport=PROJECTOR).new_page()
+    page = open_drawn(site, path, PROJECTOR)
     try:
-        page.goto(f"{url}/{path}", wait_until="load")
-        page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
-                               ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
         problems = page.evaluate(OVERLAPS_JS)
         assert problems == [], f"{path} at 1280 x 720:\n" + "\n".join(problems[:20])
     finally:
@@ -318,12 +324,8 @@ PHONE = {"width": 390, "height": 844}
 def test_figure_titles_wrap_on_a_phone(site, path):
     """A figure's title is HTML above its plot: on a phone it wraps within the figure's width
     (plotly's own title is one line per <br> and ran past the figure's edges)."""
-    url, b = site
-    page = b.new_context(viewport=PHONE).new_page()
+    page = open_drawn(site, path, PHONE)
     try:
-        page.goto(f"{url}/{path}", wait_until="load")
-        page.wait_for_function("[...document.querySelectorAll('.kx-explorer')]"
-                               ".every(r => r.dataset.kxFrame !== undefined)", timeout=20000)
         titles = page.evaluate("""() => [...document.querySelectorAll('.kx-explorer')].map(r => {
             const t = r.querySelector('.kx-figure-title'), p = r.querySelector('.kx-plot');
             return {text: t.textContent, hidden: t.hidden, scroll: t.scrollWidth,
