@@ -184,6 +184,17 @@ def _run_all_and_move_a_slider(page):
         }""", arg=before)
     assert _figure_data(page) != before
     assert page.locator(".jp-OutputArea .js-plotly-plot").count() == n_plots  # in place
+    # the figure's title is HTML above the plot, as on the site (styled by the widget's _css)
+    title = page.evaluate("""() => {
+        const live = document.querySelector('.jp-OutputArea .kx-live');
+        const t = live.querySelector('.kx-figure-title');
+        return t && {text: t.textContent, hidden: t.hidden, align: getComputedStyle(t).textAlign,
+                     before_plot: t.nextElementSibling === live.querySelector('.kx-live-plot'),
+                     plotly: !!live.querySelector('.gtitle')};
+    }""")
+    assert title == {"text": title["text"], "hidden": False, "align": "center",
+                     "before_plot": True, "plotly": False}
+    assert "output size" in title["text"]
 
 
 def test_a_reopened_notebook_shows_a_note_not_a_widget_error(lab):
