@@ -49,17 +49,12 @@ def front_end_source() -> str:
     return "\n".join(p.read_text() for p in parts)
 
 
-# The figure's title above the plot, as on the static page (kernels-explorer.css).
-LIVE_CSS = """.kx-live .kx-figure-title { margin: 0.6em 0.5em 0.2em; text-align: center;
-  font-size: 1.1em; line-height: 1.35; overflow-wrap: anywhere; }
-.kx-live .kx-figure-title .kx-figure-subtitle { font-size: 0.8em; opacity: 0.85; }"""
-
-
 class LiveFigure(anywidget.AnyWidget):
     """One live figure. ``show(fig_json)`` replaces what it draws; ``to_dict()`` reads it."""
 
     _esm = traitlets.Unicode(front_end_source()).tag(sync=True)
-    _css = traitlets.Unicode(LIVE_CSS).tag(sync=True)
+    # the static page's styles, one source: the live figure uses its title's rules
+    _css = traitlets.Unicode((STATIC / "kernels-explorer.css").read_text()).tag(sync=True)
     base = traitlets.Dict().tag(sync=True)
     patch = traitlets.Dict().tag(sync=True)  # {"frame": [ntraces, edits], "pool": [...]}
     rev = traitlets.Int(0).tag(sync=True)  # one change event per update, even a same patch

@@ -84,12 +84,12 @@ def _cell_text(v: float) -> str:
     return "<.01" if abs(v) < 0.005 else f"{v:.2f}"
 
 
-def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, printed):
+def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, print_map):
     """Three panels side by side: the map with the geometry; the output; the gradient on the
     map, all in one pair of axes (map cells as units). ``read``: an 8 x 8 mask of the cells
-    the op reads. ``printed``: ``"map"`` prints the map's values on those cells (RoI Pool: the
-    values a bin's maximum is taken from), ``"gradient"`` the gradient's values there (RoI
-    Align: the bilinear weights); the other panel shows its values by colour and hover.
+    the op reads. ``print_map``: print the map's values on those cells (RoI Pool: the values a
+    bin's maximum is taken from), else the gradient's, which is not zero only there (RoI Align:
+    the bilinear weights); the other panel shows its values by colour and hover.
 
     Light to redraw (issue 14: a static frame switch within 16 ms; plotly draws the whole
     figure again on every switch, and each pair of axes costs as much as a panel's content):
@@ -102,8 +102,6 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, pr
     frame would reset it anyway), which spares plotly its drag handles. The hover names every
     cell by its own indices (``customdata``).
     """
-    if printed not in ("map", "gradient"):
-        raise ValueError(f"printed must be 'map' or 'gradient', got {printed!r}")
     x = feature_map()[0, 0]
     centres = [i + HALF for i in range(SIZE)]
     ph, pw = out.shape
@@ -117,7 +115,7 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, pr
     fig = go.Figure([
         go.Heatmap(z=x.int().tolist(), x=centres, y=centres, colorscale="Greys", zmin=-20,
                    zmax=90, showscale=False, texttemplate="%{text}", textfont=dict(size=10),
-                   text=[[str(v) if r and printed == "map" else "" for v, r in zip(row, rs)]
+                   text=[[str(v) if r and print_map else "" for v, r in zip(row, rs)]
                          for row, rs in zip(x.int().tolist(), read.tolist())],
                    customdata=_cell_indices(SIZE, SIZE),
                    hovertemplate="x[%{customdata}] = %{z}<extra></extra>"),
@@ -138,8 +136,7 @@ def _figure(title, bins, quantised, box, points, out, grad, grad_title, read, pr
                    hovertemplate="y[%{customdata}] = %{z}<extra></extra>"),
         go.Heatmap(z=g, x=[gx + c for c in centres], y=centres, colorscale="Oranges",
                    showscale=False,
-                   text=[[_cell_text(v) if r and printed == "gradient" else "" for v, r in
-                          zip(row, rs)] for row, rs in zip(g, read.tolist())],
+                   text=[["" if print_map else _cell_text(v) for v in row] for row in g],
                    customdata=_cell_indices(SIZE, SIZE),
                    texttemplate="%{text}", textfont=dict(size=10),
                    hovertemplate="dL/dx[%{customdata}] = %{z}<extra></extra>"),
@@ -197,7 +194,7 @@ def roi_pool_figure(x1=0.0, y1=3.0, x2=7.0, y2=8.0, output_size=2, spatial_scale
              f"{[tuple(c) for c in bins.cols.tolist()]} (clipped, end excluded)</sup>")
     return _figure(title, rects, (qx0, qy0, qx1 + 1, qy1 + 1),
                    tuple(v * s for v in box), points, out, grad, "dL/dx (bins routed here)", read,
-                   "map")
+                   print_map=True)
 
 
 @explorable(box=Param(tuple(BOXES), "Box", default="fractional (0.7, 2.6)-(6.3, 7.4)"),
@@ -233,7 +230,7 @@ def roi_align_figure(box="fractional (0.7, 2.6)-(6.3, 7.4)", output_size=2, samp
         spatial_scale=spatial_scale, sampling_ratio=sampling_ratio, aligned=aligned)[1]) > 0
     s = spatial_scale
     return _figure(title, rects, None, tuple(v * s for v in coords), points, out, grad,
-                   "dL/dx (bilinear weights)", read, "gradient")
+                   "dL/dx (bilinear weights)", read, print_map=False)
 
 
 def misalignment_figure(x, curves, ytitle="worst |bin start − true bin start| (image pixels)"):

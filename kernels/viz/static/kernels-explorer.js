@@ -33,11 +33,6 @@
     var payload = JSON.parse(root.querySelector("script.kx-data").textContent);
     var plot = root.querySelector(".kx-plot");
     var title = root.querySelector(".kx-figure-title");
-    if (!title) {  // a page built before titles were HTML
-      title = document.createElement("p");
-      title.className = "kx-figure-title";
-      plot.parentNode.insertBefore(title, plot);
-    }
     window.kxFrames.keepTallest(title);
     var inputs = payload.controls.map(function (c) {
       return root.querySelector('[data-param="' + c.name + '"]');
@@ -68,8 +63,9 @@
       // page per switch, 1.3 ms on the RoI page); written after, one layout in the frame does.
       // Only the moved control's readout changes: writing the others again (even the same
       // text) would lay out the page again too.
-      window.kxFrames.showTitle(title, text);
-      plot.setAttribute("aria-label", "interactive figure" + (text ? ": " + title.textContent : ""));
+      if (window.kxFrames.showTitle(title, text)) {
+        plot.setAttribute("aria-label", "interactive figure" + (text ? ": " + title.textContent : ""));
+      }
       readouts.forEach(function (out, k) {
         var label = payload.controls[k].labels[Number(inputs[k].value)];
         if (out && out.textContent !== label) out.textContent = label;

@@ -4,7 +4,8 @@
  *   window.kxFrames.apply(base, pool, frame) -> {data, layout}
  *   window.kxFrames.config: the plotly config both give a figure's first draw
  *   window.kxFrames.takeTitle(fig) -> the figure's title text, taken out of its layout
- *   window.kxFrames.showTitle(el, text): that title as HTML in `el`, above the plot
+ *   window.kxFrames.showTitle(el, text): that title as HTML in `el`, above the plot (true if
+ *     it changed)
  *   window.kxFrames.keepTallest(el): `el` never shrinks while its width stays the same
  *
  * `frame` is [trace count, [[path, poolIndex], ...]]: each edit sets the value at `path` of a
@@ -75,8 +76,8 @@ if (!window.kxFrames) {
     // subtitle lines) is smaller text on the line, <sub>, <b>, <i>, <em> are themselves; any
     // other tag and the entities plotly decodes stay text.
     var TAG = /<(\/?)(br|sup|sub|b|i|em)\s*\/?>/gi;
-    var ENTITY = /&(amp|lt|gt|quot|#39|#\d+|#x[0-9a-f]+);/gi;
-    var NAMED = {amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'"};
+    var ENTITY = /&(amp|lt|gt|quot|#\d+|#x[0-9a-f]+);/gi;
+    var NAMED = {amp: "&", lt: "<", gt: ">", quot: '"'};
     function decode(text) {
       return text.replace(ENTITY, function (all, name) {
         var key = name.toLowerCase();
@@ -87,7 +88,7 @@ if (!window.kxFrames) {
     }
 
     function showTitle(el, text) {
-      if (el.kxTitle === text) return;  // the same title: the page is not laid out again
+      if (el.kxTitle === text) return false;  // the same title: the page is not laid out again
       el.kxTitle = text;
       el.textContent = "";
       var open = [el], last = 0, match;
@@ -113,6 +114,7 @@ if (!window.kxFrames) {
       }
       addText(text.slice(last));
       el.hidden = !text;
+      return true;
     }
 
     // A title that wraps to one line more on some frames would move the plot (and the page
